@@ -1,0 +1,11 @@
+import { OnnxGraphBuilder, floatAttr } from '../src/export/onnx-builder.ts';
+import * as ort from 'onnxruntime-node';
+const g = new OnnxGraphBuilder('t');
+g.addInput('x', ['batch', 3]);
+const w = g.addFloat('w', [3, 2], [1, 2, 3, 4, 5, 6]);
+const y = g.op('MatMul', ['x', w]);
+const z = g.op('LeakyRelu', [y], { alpha: floatAttr(0.5) }, 'y');
+g.addOutput(z, ['batch', 2]);
+const s = await ort.InferenceSession.create(g.toBytes());
+const r = await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, -1, 0, 0, 0, -1]), [2, 3]) });
+console.log(r.y.data, r.y.dims);
