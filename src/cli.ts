@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// protoserve: one entry point, one subcommand per job. Subcommands load lazily, so `serve`
+// never pulls in TensorFlow.js and `train` never starts onnxruntime sessions it does not need.
+
+type Command = { summary: string; run: (argv: string[]) => Promise<number | void> };
+
+const COMMANDS: Record<string, Command> = {
+  train: {
+    summary: 'train a classifier (MNIST, Fashion-MNIST) with TensorFlow.js',
+    run: async (argv) => (await import('./train/train-command.js')).trainCommand(argv),
+  },
+  export: {
+    summary: 'export a training run to an ONNX model artifact (parity-checked)',
+    run: async (argv) => (await import('./export/export-command.js')).exportCommand(argv),
+  },
+  serve: {
+    summary: 'serve every model artifact over HTTP (what `npm start` runs)',
+    run: async (argv) => (await import('./server/serve-command.js')).serveCommand(argv),
+  },
+  eval: {
+    summary: 'evaluate an embedder on LFW, IJB-C (1:1, 1:N) or MegaFace',
+    run: async (argv) => (await import('./eval/eval-command.js')).evalCommand(argv),
+  },
+  models: {
+    summary: 'list the model artifacts in a models folder and check them',
+    run: async (argv) => (await import('./artifact/models-command.js')).modelsCommand(argv),
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return [
+    'Usage: protoserve <command> [options]',
+    '',
+    'Commands:',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `protoserve <command> --help` for the options of one command.',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 1;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`protoserve: unknown command "${name}". Should be one of: ${Object.keys(COMMANDS).join(', ')}\n`);
+    console.error(usage());
+    return 2;
+  }
+  const code = await command.run(rest);
+  return typeof code === 'number' ? code : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // serve keeps the event loop alive by itself; other commands end here.
+    if (code !== 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`protoserve: ${err instanceof Error ? err.message : String(err)}`);
+    if (process.env.PROTOSERVE_DEBUG && err instanceof Error) console.error(err.stack);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,170 @@
+// The training loop: epochs over a seeded permutation, one optimizer step per batch, a progress
+// line, periodic checkpoints, resume from the last checkpoint, and held-out accuracy per epoch.
+import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { Progress, formatDuration } from '../progress.js';
+import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { BatchMaker } from './data/batches.js';
+import type { ImageDataset } from './data/image-dataset.js';
+import { epochPermutation } from './data/rng.js';
+import type { Net, NamedWeights } from './nets/net.js';
+import type { Objective } from './objectives/objective.js';
+import type { RunConfig } from './run-config.js';
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  testAccuracy: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface RunState {
+  config: RunConfig;
+  /** Completed epochs. */
+  epoch: number;
+  /** Steps done inside the current (incomplete) epoch. */
+  stepInEpoch: number;
+  globalStep: number;
+  history: EpochRecord[];
+  backend: string;
+}
+
+export interface TrainOptions {
+  config: RunConfig;
+  dataset: ImageDataset;
+  net: Net;
+  objective: Objective;
+  backend: string;
+  checkpointPath: string;
+  resume: boolean;
+  log?: (line: string) => void;
+}
+
+export interface TrainResult {
+  state: RunState;
+  /** True when all configured epochs are done (false when stopped by maxSteps). */
+  complete: boolean;
+}
+
+function makeOptimizer(c: RunConfig): tf.Optimizer {
+  return c.optimizer === 'adam' ? tf.train.adam(c.learningRate) : tf.train.momentum(c.learningRate, c.momentum);
+}
+
+async function optimizerWeights(optimizer: tf.Optimizer): Promise<NamedWeights> {
+  const out: NamedWeights = {};
+  for (const { name, tensor } of await optimizer.getWeights()) {
+    out[name] = { shape: tensor.shape, values: Float32Array.from(await tensor.data()) };
+  }
+  return out;
+}
+
+async function restoreOptimizer(optimizer: tf.Optimizer, weights: NamedWeights): Promise<void> {
+  const named = Object.entries(weights).map(([name, { shape, values }]) => ({ name, tensor: tf.tensor(values, shape) }));
+  await optimizer.setWeights(named);
+  for (const { tensor } of named) tensor.dispose();
+}
+
+/** Top-1 accuracy of `net` on the dataset's test split (limited by config.testLimit). */
+export function evaluateAccuracy(net: Net, dataset: ImageDataset, limit?: number, batchSize = 256): number {
+  const maker = new BatchMaker(dataset);
+  const split = limit ? { ...dataset.test, count: Math.min(limit, dataset.test.count) } : dataset.test;
+  const { height, width, channels } = dataset;
+  let correct = 0;
+  for (const batch of maker.sequential(split, batchSize)) {
+    const predicted = tf.tidy(() => {
+      const x = tf.tensor4d(batch.pixels, [batch.size, height, width, channels]);
+      return net.apply(x, false).argMax(1);
+    });
+    const p = predicted.dataSync();
+    predicted.dispose();
+    for (let i = 0; i < batch.size; i++) if (p[i] === batch.labels[i]) correct++;
+  }
+  return correct / split.count;
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { config, dataset, net, objective } = opts;
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const optimizer = makeOptimizer(config);
+  let state: RunState = { config, epoch: 0, stepInEpoch: 0, globalStep: 0, history: [], backend: opts.backend };
+
+  if (opts.resume && existsSync(opts.checkpointPath)) {
+    const ckpt = readCheckpoint<RunState>(opts.checkpointPath);
+    net.setWeights(ckpt.weights);
+    await restoreOptimizer(optimizer, ckpt.optimizer);
+    // The stored configuration wins, except for the number of epochs, which may be extended.
+    state = { ...ckpt.state, config: { ...ckpt.state.config, epochs: config.epochs, maxSteps: config.maxSteps }, backend: opts.backend };
+    log(`resumed from ${opts.checkpointPath}: epoch ${state.epoch + 1}, step ${state.stepInEpoch}, global step ${state.globalStep}`);
+  } else if (opts.resume) {
+    log(`no checkpoint at ${opts.checkpointPath}; starting from scratch`);
+  }
+
+  const c = state.config;
+  const train = c.trainLimit ? { ...dataset.train, count: Math.min(c.trainLimit, dataset.train.count) } : dataset.train;
+  const stepsPerEpoch = Math.ceil(train.count / c.batchSize);
+  const maker = new BatchMaker(dataset);
+  const { height, width, channels } = dataset;
+  const variables = net.trainableVariables();
+  const save = async () =>
+    writeCheckpoint(opts.checkpointPath, { state, weights: net.getWeights(), optimizer: await optimizerWeights(optimizer) });
+
+  let stepsThisRun = 0;
+  const totalImages = (c.epochs - state.epoch) * train.count - state.stepInEpoch * c.batchSize;
+  const progress = new Progress({ unit: 'img', total: Math.max(totalImages, 0) });
+  while (state.epoch < c.epochs) {
+    const order = epochPermutation(train.count, c.seed, state.epoch);
+    const epochStart = performance.now();
+    let lossSum = 0;
+    let lossCount = 0;
+    let imagesThisEpoch = 0;
+    for (let step = state.stepInEpoch; step < stepsPerEpoch; step++) {
+      if (c.maxSteps !== undefined && stepsThisRun >= c.maxSteps) {
+        await save();
+        progress.finish();
+        log(`stopped after ${stepsThisRun} steps (max-steps); checkpoint at ${opts.checkpointPath}`);
+        return { state, complete: false };
+      }
+      const batch = maker.make(train, step * c.batchSize, c.batchSize, order);
+      const lossValue = tf.tidy(() => {
+        const x = tf.tensor4d(batch.pixels, [batch.size, height, width, channels]);
+        const y = tf.tensor1d(batch.labels, 'int32');
+        const { value, grads } = tf.variableGrads(() => objective.loss(net.apply(x, true), y), variables);
+        optimizer.applyGradients(grads);
+        return value;
+      });
+      lossSum += lossValue.dataSync()[0];
+      lossValue.dispose();
+      lossCount++;
+      imagesThisEpoch += batch.size;
+      stepsThisRun++;
+      state.stepInEpoch = step + 1;
+      state.globalStep++;
+      progress.tick(
+        batch.size,
+        `epoch ${state.epoch + 1}/${c.epochs} step ${step + 1}/${stepsPerEpoch} loss ${(lossSum / lossCount).toFixed(4)}`,
+      );
+      if (c.checkpointEvery > 0 && state.globalStep % c.checkpointEvery === 0) await save();
+    }
+    progress.finish();
+    const seconds = (performance.now() - epochStart) / 1000;
+    const testAccuracy = evaluateAccuracy(net, dataset, c.testLimit);
+    const record: EpochRecord = {
+      epoch: state.epoch + 1,
+      loss: lossCount ? lossSum / lossCount : NaN,
+      testAccuracy,
+      seconds,
+      imagesPerSecond: imagesThisEpoch / seconds,
+    };
+    state.history.push(record);
+    state.epoch++;
+    state.stepInEpoch = 0;
+    await save();
+    log(
+      `epoch ${record.epoch}/${c.epochs}: loss ${record.loss.toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)}%, ` +
+        `${record.imagesPerSecond.toFixed(1)} img/s, ${formatDuration(seconds)}`,
+    );
+  }
+  optimizer.dispose();
+  return { state, complete: true };
+}
