@@ -1,12 +1,29 @@
 // The model artifact contract: models/<name>/model.onnx + manifest.json.
 // Trainer (export) writes it; server and evaluator read it. An external ONNX model that
-// protoserve did not train is described by the same manifest (see README "Serving your own model").
+// protoserve did not train is described by the same manifest (see docs/serving-your-own-model.md).
+// validate-manifest.ts checks every field of this contract; keep the two in step.
 
 export const MANIFEST_SCHEMA_VERSION = 1;
+/** File names inside an artifact folder. */
+export const MANIFEST_FILE = 'manifest.json';
+export const MODEL_FILE = 'model.onnx';
 
-export type Task = 'classifier' | 'embedder';
-export type ColorOrder = 'rgb' | 'bgr' | 'gray';
-export type Layout = 'NCHW' | 'NHWC';
+export const TASKS = ['classifier', 'embedder'] as const;
+export const COLOR_ORDERS = ['rgb', 'bgr', 'gray'] as const;
+export const LAYOUTS = ['NCHW', 'NHWC'] as const;
+export const RESIZE_MODES = ['stretch', 'letterbox', 'center-crop'] as const;
+export const OUTPUT_KINDS = ['probabilities', 'logits', 'embedding'] as const;
+
+export type Task = (typeof TASKS)[number];
+/** 'gray' means one channel (ITU-R BT.601 luma); 'rgb'/'bgr' mean three, in that order. */
+export type ColorOrder = (typeof COLOR_ORDERS)[number];
+export type Layout = (typeof LAYOUTS)[number];
+/**
+ * stretch: resize to height x width ignoring aspect; letterbox: fit inside, pad with black;
+ * center-crop: fill, then crop the centre.
+ */
+export type ResizeMode = (typeof RESIZE_MODES)[number];
+export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
 export interface InputSpec {
   /** Graph input tensor name, e.g. "input" or "input.1". */
@@ -14,20 +31,21 @@ export interface InputSpec {
   layout: Layout;
   height: number;
   width: number;
+  /** 1 when color is 'gray', 3 for 'rgb' and 'bgr'. */
   channels: number;
   color: ColorOrder;
-  /** pixel' = (pixel * scale - mean[c]) / std[c]; pixel in [0, 255]. */
+  /** pixel' = (pixel * scale - mean[c]) / std[c]; pixel in [0, 255]; one mean/std per channel. */
   scale: number;
   mean: number[];
   std: number[];
   /** How an arbitrary image becomes height x width before normalization. */
-  resize: 'stretch' | 'letterbox' | 'center-crop';
+  resize: ResizeMode;
 }
 
 export interface OutputSpec {
   tensor: string;
-  /** probabilities (after softmax), logits, or embedding. */
-  kind: 'probabilities' | 'logits' | 'embedding';
+  /** probabilities (after softmax) or logits for classifiers; embedding for embedders. */
+  kind: OutputKind;
   dimension: number;
   /** Whether the graph L2-normalizes its output. */
   normalized: boolean;
@@ -35,7 +53,9 @@ export interface OutputSpec {
 
 /** Embedders: similarity threshold (cosine) at a false accept rate, filled by calibration. */
 export interface OperatingPoint {
+  /** False accept rate, in (0, 1]. */
   far: number;
+  /** Cosine similarity, in [-1, 1]. */
   threshold: number;
   /** Where the threshold came from, e.g. "ijbc impostor scores, 2026-11-28". */
   source?: string;
@@ -50,7 +70,9 @@ export interface Provenance {
   backend?: string;
   commit?: string;
   date?: string;
-  /** Licence of imported weights, required when the weights were not trained by protoserve. */
+  /** True when the weights were not trained by protoserve (describeExternalModel sets it). */
+  imported?: boolean;
+  /** Licence of imported weights, required when `imported` is true. */
   licence?: string;
   /** Export parity: max abs difference ONNX vs trainer, relative to output scale. */
   parity?: { maxAbsDiff: number; relative: number; samples: number };
@@ -69,7 +91,10 @@ export interface Manifest {
   output: OutputSpec;
   /** Classifiers: one label per output index. */
   labels?: string[];
-  /** Embedders: operating points, sorted by FAR. */
+  /** Embedders: operating points, sorted by FAR (strictly increasing). */
   operatingPoints?: OperatingPoint[];
   provenance: Provenance;
 }
+
+/** What a writer supplies: writeArtifact fills `file` and `sha256`. */
+export type ManifestDraft = Omit<Manifest, 'file' | 'sha256'>;

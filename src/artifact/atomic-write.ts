@@ -1,0 +1,24 @@
+// Writes a file so that readers see either the old content or the new, never half of it:
+// write a temporary file in the same folder, flush it to disk, then rename it over the target
+// (rename is atomic within one filesystem on POSIX).
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export async function atomicWriteFile(path: string, data: Uint8Array | string): Promise<void> {
+  // A dot-prefixed name so that a registry scan never mistakes it for an artifact file.
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}

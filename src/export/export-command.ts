@@ -1,0 +1,114 @@
+// `protoserve export`: turns a training run into a model artifact (models/<name>/), after the
+// exported graph has proven, in onnxruntime, to compute what the trainer computes.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MANIFEST_SCHEMA_VERSION, type ManifestDraft } from '../artifact/manifest.js';
+import { writeArtifact } from '../artifact/write-artifact.js';
+import { resolveTrainingBackend } from '../train/backends/index.js';
+import { buildClassifier } from '../train/build-net.js';
+import { readCheckpoint } from '../train/checkpoint.js';
+import { loadDataset } from '../train/data/datasets.js';
+import type { RunState } from '../train/loop.js';
+import { exportToOnnx } from './export-onnx.js';
+
+const HELP = `Usage: protoserve export --run <dir> [options]
+
+Exports the run's last checkpoint as an ONNX model artifact: <models>/<name>/model.onnx and
+manifest.json (preprocessing, labels, provenance, sha256). The graph is run in onnxruntime on
+random inputs against the trainer; an export that differs by more than 1e-4 (relative to the
+output's scale) is refused with a report.
+
+Options:
+  --run DIR          training run folder (holds checkpoint.ckpt)
+  --name NAME        artifact name (default: the run folder's name)
+  --models DIR       models folder (default models)
+  --version V        artifact version (default 1.0.0)
+  --backend NAME     training backend for the reference forward pass (default: best available)
+  -h, --help`;
+
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export async function exportCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      run: { type: 'string' },
+      name: { type: 'string' },
+      models: { type: 'string', default: 'models' },
+      version: { type: 'string', default: '1.0.0' },
+      backend: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.run) throw new Error('--run is required (a folder written by `protoserve train`)');
+  const checkpointPath = join(values.run, 'checkpoint.ckpt');
+  if (!existsSync(checkpointPath)) throw new Error(`${checkpointPath} not found: train first, or point --run at a run folder`);
+  const name = values.name ?? values.run.replace(/\/+$/, '').split('/').pop()!;
+
+  const backend = await resolveTrainingBackend({ backend: values.backend });
+  const checkpoint = readCheckpoint<RunState>(checkpointPath);
+  const { config, history } = checkpoint.state;
+  const dataset = loadDataset(config.dataset);
+  const net = buildClassifier(config, dataset);
+  net.setWeights(checkpoint.weights);
+  const exported = await exportToOnnx(net, { append: 'softmax' });
+  net.dispose();
+  console.error(
+    `parity: max abs diff ${exported.parity.maxAbsDiff.toExponential(2)} (relative ${exported.parity.relative.toExponential(2)}) ` +
+      `over ${exported.parity.samples} random inputs, reference on ${exported.parity.backend}`,
+  );
+
+  const last = history.at(-1);
+  const manifest: ManifestDraft = {
+    schema: MANIFEST_SCHEMA_VERSION,
+    name,
+    version: values.version,
+    task: 'classifier',
+    input: {
+      tensor: exported.inputName,
+      layout: 'NCHW',
+      height: dataset.height,
+      width: dataset.width,
+      channels: dataset.channels,
+      color: dataset.channels === 1 ? 'gray' : 'rgb',
+      scale: 1 / 255,
+      mean: dataset.mean,
+      std: dataset.std,
+      resize: 'stretch',
+    },
+    output: { tensor: exported.outputName, kind: 'probabilities', dimension: exported.outputDim, normalized: false },
+    labels: dataset.classNames,
+    provenance: {
+      dataset: `${dataset.name}: ${dataset.source}`,
+      objective: config.objective,
+      backbone: config.net,
+      hyperparameters: { ...config },
+      metrics: {
+        ...(last ? { test_accuracy: last.testAccuracy, train_loss: last.loss } : {}),
+        test_images: config.testLimit ?? dataset.test.count,
+        epochs: checkpoint.state.epoch,
+        steps: checkpoint.state.globalStep,
+      },
+      backend: checkpoint.state.backend,
+      commit: gitCommit(),
+      date: new Date().toISOString(),
+      parity: { maxAbsDiff: exported.parity.maxAbsDiff, relative: exported.parity.relative, samples: exported.parity.samples },
+    },
+  };
+  const written = await writeArtifact(join(values.models, name), { manifest, onnxBytes: exported.model });
+  console.error(`wrote ${written.modelPath} (sha256 ${written.manifest.sha256.slice(0, 12)}...) and ${written.manifestPath}; exported with ${backend.name}`);
+  return 0;
+}

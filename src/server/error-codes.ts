@@ -1,0 +1,73 @@
+// Every error the HTTP API answers, in one registry (the shape of fastify's lib/errors.js):
+// a stable code, its HTTP status, and its message format. Routes throw these; the error
+// handler turns anything else into one of them. Clients match on `error.code`, never on text.
+import { format } from 'node:util';
+
+import { ProtoserveError } from '../errors.js';
+
+export interface ErrorDefinition {
+  code: string;
+  statusCode: number;
+  /** util.format message, %s per argument. */
+  message: string;
+}
+
+/** An error the server answers as `{error: {code, message}}` with `statusCode`. */
+export class HttpError extends ProtoserveError {
+  readonly statusCode: number;
+
+  constructor(code: string, statusCode: number, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.statusCode = statusCode;
+  }
+
+  toJSON(): { error: { code: string; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export type HttpErrorClass = (new (...args: unknown[]) => HttpError) & ErrorDefinition;
+
+const registry = new Map<string, ErrorDefinition>();
+
+function createError(code: string, message: string, statusCode: number): HttpErrorClass {
+  if (registry.has(code)) throw new Error(`error code ${code} registered twice`);
+  registry.set(code, { code, statusCode, message });
+  const cls = class extends HttpError {
+    static readonly code = code;
+    static readonly statusCode = statusCode;
+    static readonly message = message;
+    constructor(...args: unknown[]) {
+      super(code, statusCode, format(message, ...args));
+    }
+  };
+  Object.defineProperty(cls, 'name', { value: code });
+  return cls as unknown as HttpErrorClass;
+}
+
+// 400
+export const IMAGE_REQUIRED = createError('IMAGE_REQUIRED', 'No image in the request: %s', 400);
+export const MULTIPART_MALFORMED = createError('MULTIPART_MALFORMED', 'Malformed multipart/form-data body: %s', 400);
+export const INVALID_PARAMETER = createError('INVALID_PARAMETER', 'Invalid parameter %s: %s', 400);
+export const WRONG_TASK = createError('WRONG_TASK', 'Model "%s" is %s; %s', 400);
+export const BAD_REQUEST = createError('BAD_REQUEST', 'Bad request: %s', 400);
+// 404, 405
+export const MODEL_NOT_FOUND = createError('MODEL_NOT_FOUND', 'Model "%s" not found; available models: %s', 404);
+export const ROUTE_NOT_FOUND = createError('ROUTE_NOT_FOUND', 'No route %s %s; see GET /v1/models', 404);
+export const METHOD_NOT_ALLOWED = createError('METHOD_NOT_ALLOWED', 'Method %s is not allowed on %s; allowed: %s', 405);
+// 413, 415
+export const PAYLOAD_TOO_LARGE = createError('PAYLOAD_TOO_LARGE', 'The request body is larger than the limit of %s bytes', 413);
+export const IMAGE_TOO_LARGE = createError('IMAGE_TOO_LARGE', '%s', 413);
+export const UNSUPPORTED_MEDIA_TYPE = createError(
+  'UNSUPPORTED_MEDIA_TYPE',
+  'Content-Type %s is not accepted; send multipart/form-data with an "image" file field, or the image bytes with an image/* Content-Type',
+  415,
+);
+export const IMAGE_UNREADABLE = createError('IMAGE_UNREADABLE', '%s', 415);
+// 5xx
+export const INTERNAL = createError('INTERNAL', 'Internal server error (see the server log)', 500);
+export const INFERENCE_FAILED = createError('INFERENCE_FAILED', 'Inference failed: %s', 500);
+export const NOT_READY = createError('NOT_READY', 'Not ready: %s', 503);
+
+/** Every code the API can answer, with status and message format (docs, tests). */
+export const ERROR_CODES: ReadonlyMap<string, ErrorDefinition> = registry;

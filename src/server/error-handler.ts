@@ -1,0 +1,44 @@
+// The last middleware: whatever was thrown becomes a registry error, answered as
+// {error: {code, message}} with the registry's status. Unknown errors are logged with their
+// stack and answered INTERNAL without details (they may hold paths or internals).
+import type { ErrorRequestHandler } from 'express';
+
+import { messageOf } from '../errors.js';
+import { InferError } from '../infer/infer-error.js';
+import { DEFAULT_MAX_BODY_BYTES } from './content-type-parser.js';
+import { BAD_REQUEST, HttpError, IMAGE_TOO_LARGE, IMAGE_UNREADABLE, INFERENCE_FAILED, INTERNAL, PAYLOAD_TOO_LARGE } from './error-codes.js';
+
+export function toHttpError(err: unknown, maxBodyBytes = DEFAULT_MAX_BODY_BYTES): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof InferError) {
+    switch (err.code) {
+      case 'IMAGE_UNREADABLE':
+        return new IMAGE_UNREADABLE(err.message);
+      case 'IMAGE_TOO_LARGE':
+        return new IMAGE_TOO_LARGE(err.message);
+      case 'INFERENCE_FAILED':
+        return new INFERENCE_FAILED(err.message);
+      default:
+        break;
+    }
+  }
+  // Errors from express/router/body-parser for a bad request (e.g. a malformed %-escape in the path).
+  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode;
+  if (status === 413) return new PAYLOAD_TOO_LARGE(maxBodyBytes);
+  if (typeof status === 'number' && status >= 400 && status < 500) return new BAD_REQUEST(messageOf(err));
+  return new INTERNAL();
+}
+
+export function errorHandler(options: { logError: (line: string) => void; maxBodyBytes: number }): ErrorRequestHandler {
+  const { logError, maxBodyBytes } = options;
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err); // express closes the connection
+    const httpError = toHttpError(err, maxBodyBytes);
+    // Registry errors thrown on purpose (e.g. NOT_READY) are expected; anything else that ends
+    // in a 5xx is a bug or a runtime failure worth its stack in the log.
+    if (httpError.statusCode >= 500 && !(err instanceof HttpError)) {
+      logError(`${req.method} ${req.originalUrl}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+    res.status(httpError.statusCode).json(httpError.toJSON());
+  };
+}
