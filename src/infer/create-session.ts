@@ -1,6 +1,9 @@
 // Creates an onnxruntime session on a device, trying its execution providers in order
 // (the shape of onnxruntime-common's resolveBackend): every failure is remembered with its
 // reason, the provider that runs is reported, and when none loads one error lists them all.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
 
 import { messageOf } from '../errors.js';
@@ -44,6 +47,18 @@ export function resetProviderCache(): void {
 }
 
 /**
+ * onnxruntime-node loads the CUDA provider from a shared library next to its binding, which its
+ * install script downloads only when asked (ONNXRUNTIME_NODE_INSTALL=cuda12). Checking for the
+ * file first saves a failed load, and the red error line onnxruntime's global logger prints then.
+ */
+function missingProviderLibrary(provider: ExecutionProvider): string | undefined {
+  if (provider !== 'cuda') return undefined;
+  const pkg = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
+  const lib = join(dirname(pkg), 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+  return existsSync(lib) ? undefined : `${lib} is not installed (${PROVIDER_HINTS.cuda})`;
+}
+
+/**
  * Creates a session for `model` (a path or the ONNX bytes) on `device`.
  * Throws UNSUPPORTED_DEVICE for an unknown name, DEVICE_UNAVAILABLE when no GPU provider of an
  * explicit device loads, MODEL_LOAD_FAILED when the CPU provider was tried and failed too
@@ -61,6 +76,12 @@ export async function createSessionOnDevice(
     const remembered = resolved === 'auto' ? unavailable.get(provider) : undefined;
     if (remembered !== undefined) {
       attempts.push({ provider, ok: false, reason: remembered, remembered: true });
+      continue;
+    }
+    const missing = missingProviderLibrary(provider);
+    if (missing) {
+      attempts.push({ provider, ok: false, reason: missing });
+      if (resolved === 'auto') unavailable.set(provider, missing);
       continue;
     }
     try {
