@@ -110,6 +110,24 @@ export class OnnxGraphBuilder {
     return this.addNode({ op, inputs, outputs: [out], attributes });
   }
 
+  /**
+   * Renames a value produced by a node (e.g. the last one, to the graph's output name) in every
+   * node that writes or reads it. Graph inputs and initializers are not renamed.
+   */
+  renameValue(from: string, to: string): string {
+    if (from === to) return to;
+    if (this.names.has(to)) throw new Error(`value name "${to}" is already used in graph ${this.graphName}`);
+    if (!this.nodes.some((node) => node.output?.includes(from))) {
+      throw new Error(`no node of graph ${this.graphName} produces "${from}"`);
+    }
+    for (const node of this.nodes) {
+      node.output = (node.output ?? []).map((n) => (n === from ? to : n));
+      node.input = (node.input ?? []).map((n) => (n === from ? to : n));
+    }
+    this.names.add(to);
+    return to;
+  }
+
   /** Serializes to ONNX protobuf bytes. */
   toBytes(opts: { opset?: number; producerVersion?: string; docString?: string } = {}): Uint8Array {
     const model = onnx.ModelProto.create({
