@@ -1,0 +1,173 @@
+// Training throughput per backend on one fixed small CNN, written with raw tf ops (no tf.layers)
+// so the numbers measure the backends' kernels, forward and backward, not layer bookkeeping.
+//
+//   npx tsx scripts/bench/train-speed.ts [--backends wasm,cpu] [--steps N] [--cpu-steps M]
+//
+// Net: 28x28x1 -> conv3x3 16 -> relu -> conv3x3/2 32 -> relu -> conv3x3/2 64 -> relu
+//      -> global average pool -> dense 10, softmax cross-entropy, plain SGD, batch 64.
+// Every backend starts from the same weights and data (seeded). wasm is always measured too: it is
+// the baseline the other figures are divided by, from the same run on the same machine.
+import * as tf from '@tensorflow/tfjs';
+import { parseArgs } from 'node:util';
+import {
+  TRAINING_BACKEND_NAMES,
+  TrainingBackendError,
+  isTrainingBackendName,
+  resolveTrainingBackend,
+  type TrainingBackendName,
+} from '../../src/train/backends/index.js';
+
+const BATCH = 64;
+const CLASSES = 10;
+const LEARNING_RATE = 0.05;
+
+const { values } = parseArgs({
+  options: {
+    backends: { type: 'string', default: TRAINING_BACKEND_NAMES.join(',') },
+    steps: { type: 'string', default: '30' },
+    'cpu-steps': { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '3' },
+  },
+});
+
+const requested = values.backends.split(',').map((s) => s.trim()).filter(Boolean);
+for (const name of requested) {
+  if (!isTrainingBackendName(name)) {
+    console.error(`Unsupported backend: "${name}". Should be one of: ${TRAINING_BACKEND_NAMES.join(', ')}`);
+    process.exit(2);
+  }
+}
+const backends = requested as TrainingBackendName[];
+if (!backends.includes('wasm')) backends.push('wasm');
+const steps = positiveInt(values.steps, '--steps');
+const cpuSteps = positiveInt(values['cpu-steps'], '--cpu-steps');
+const warmup = Math.max(0, Number(values.warmup) | 0);
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`${flag} must be a positive integer, got "${text}"`);
+    process.exit(2);
+  }
+  return n;
+}
+
+/** He-initialized weights as plain arrays, so every backend starts from identical values. */
+function initialWeights(): Record<string, { shape: number[]; values: Float32Array }> {
+  let seed = 12345;
+  const uniform = () => {
+    // mulberry32: a tiny deterministic generator, independent of any backend's RNG.
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const make = (shape: number[], fanIn: number) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const limit = Math.sqrt(6 / fanIn);
+    return { shape, values: Float32Array.from({ length: size }, () => (uniform() * 2 - 1) * limit) };
+  };
+  const zeros = (n: number) => ({ shape: [n], values: new Float32Array(n) });
+  return {
+    w1: make([3, 3, 1, 16], 9), b1: zeros(16),
+    w2: make([3, 3, 16, 32], 144), b2: zeros(32),
+    w3: make([3, 3, 32, 64], 288), b3: zeros(64),
+    w4: make([64, CLASSES], 64), b4: zeros(CLASSES),
+  };
+}
+
+function makeBatch(): { x: Float32Array; labels: Int32Array } {
+  let seed = 777;
+  const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  const x = Float32Array.from({ length: BATCH * 28 * 28 }, () => next());
+  const labels = Int32Array.from({ length: BATCH }, () => Math.floor(next() * CLASSES));
+  return { x, labels };
+}
+
+interface Result {
+  backend: TrainingBackendName;
+  description?: string;
+  unavailable?: string;
+  imagesPerSecond?: number;
+  steps?: number;
+  /** Loss of the untrained net: identical weights and data, so equal across backends to ~1e-5. */
+  initialLoss?: number;
+  lastLoss?: number;
+}
+
+async function measure(name: TrainingBackendName): Promise<Result> {
+  let description: string;
+  try {
+    description = (await resolveTrainingBackend({ backend: name, log: () => {} })).description;
+  } catch (error) {
+    if (error instanceof TrainingBackendError) return { backend: name, unavailable: error.message };
+    throw error;
+  }
+  const init = initialWeights();
+  const vars = Object.fromEntries(
+    Object.entries(init).map(([k, v]) => [k, tf.variable(tf.tensor(v.values, v.shape), true, `${name}/${k}`)]),
+  ) as Record<keyof typeof init, tf.Variable>;
+  const batch = makeBatch();
+  const x = tf.tensor4d(batch.x, [BATCH, 28, 28, 1]);
+  const y = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), CLASSES);
+  const loss = () =>
+    tf.tidy(() => {
+      let h: tf.Tensor = tf.relu(tf.add(tf.conv2d(x, vars.w1 as tf.Tensor4D, 1, 'same'), vars.b1));
+      h = tf.relu(tf.add(tf.conv2d(h as tf.Tensor4D, vars.w2 as tf.Tensor4D, 2, 'same'), vars.b2));
+      h = tf.relu(tf.add(tf.conv2d(h as tf.Tensor4D, vars.w3 as tf.Tensor4D, 2, 'same'), vars.b3));
+      const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
+      const logits = tf.add(tf.matMul(pooled, vars.w4 as tf.Tensor2D), vars.b4);
+      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+    });
+  const varList = Object.values(vars);
+  const step = (): number =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(loss, varList);
+      for (const v of varList) v.assign(tf.sub(v, tf.mul(grads[v.name], LEARNING_RATE)));
+      return value.dataSync()[0]; // waits for the step to finish on asynchronous backends
+    });
+
+  const initialLoss = tf.tidy(() => loss().dataSync()[0]);
+  const count = name === 'cpu' ? cpuSteps : steps;
+  const warm = name === 'cpu' ? 0 : warmup; // a cpu step takes tens of seconds; JIT warm-up is noise there
+  for (let i = 0; i < warm; i++) step();
+  let lastLoss = NaN;
+  let lastReport = 0;
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    lastLoss = step();
+    const now = performance.now();
+    const elapsed = (now - start) / 1000;
+    const rate = ((i + 1) * BATCH) / elapsed;
+    const eta = (count - i - 1) * (elapsed / (i + 1));
+    const line = `  ${name}: step ${i + 1}/${count}, ${rate.toFixed(1)} images/s, ETA ${eta.toFixed(0)} s`;
+    if (process.stderr.isTTY) process.stderr.write(`\r${line}   ${i + 1 === count ? '\n' : ''}`);
+    else if (now - lastReport > 10_000 || i + 1 === count) {
+      process.stderr.write(line + '\n');
+      lastReport = now;
+    }
+  }
+  const seconds = (performance.now() - start) / 1000;
+  tf.dispose([x, y, ...varList]);
+  return { backend: name, description, imagesPerSecond: (count * BATCH) / seconds, steps: count, initialLoss, lastLoss };
+}
+
+const results: Result[] = [];
+for (const name of backends) results.push(await measure(name));
+
+const baseline = results.find((r) => r.backend === 'wasm')?.imagesPerSecond;
+console.log(`\ntrain-speed: small CNN on 28x28x1, batch ${BATCH}, SGD; ${new Date().toISOString()}`);
+console.log('| backend | what runs | steps | images/s | vs wasm | initial loss -> after warm-up and steps |');
+console.log('|---|---|---:|---:|---:|---|');
+for (const r of results) {
+  if (r.unavailable) {
+    console.log(`| ${r.backend} | unavailable: ${r.unavailable.split('. ')[0].replace(/^Training backend "[^"]+" cannot run here: /, '')} | | | | |`);
+    continue;
+  }
+  const ratio = baseline ? (r.imagesPerSecond! / baseline).toFixed(3) : 'n/a';
+  console.log(
+    `| ${r.backend} | ${r.description} | ${r.steps} | ${r.imagesPerSecond!.toFixed(1)} | ${ratio} | ` +
+      `${r.initialLoss!.toFixed(5)} -> ${r.lastLoss!.toFixed(4)} |`,
+  );
+}

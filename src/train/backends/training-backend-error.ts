@@ -1,0 +1,19 @@
+// Errors from choosing a training backend. `code` is stable, for callers and tests to branch on.
+export type TrainingBackendErrorCode =
+  /** The name given is not one of TRAINING_BACKEND_NAMES. */
+  | 'UNSUPPORTED_BACKEND'
+  /** The backend named with --backend cannot load here. */
+  | 'BACKEND_UNAVAILABLE'
+  /** No backend could load at all (every reason is in the message). */
+  | 'NO_BACKEND_AVAILABLE';
+
+export class TrainingBackendError extends Error {
+  override readonly name = 'TrainingBackendError';
+  constructor(
+    readonly code: TrainingBackendErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,86 @@
+// How a training run picks its backend: forced names load exactly or fail with the reason; with no
+// name the best loadable backend runs and the log line says why the better ones did not.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+import {
+  TRAINING_BACKEND_NAMES,
+  TrainingBackendError,
+  resolveTrainingBackend,
+} from '../../../src/train/backends/index.js';
+
+const require = createRequire(import.meta.url);
+function installed(pkg: string): boolean {
+  try {
+    require.resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const nodeInstalled = installed('@tensorflow/tfjs-node');
+const nodeGpuInstalled = installed('@tensorflow/tfjs-node-gpu');
+
+test('the backend names, best first', () => {
+  assert.deepEqual([...TRAINING_BACKEND_NAMES], ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu']);
+});
+
+test('an unknown name throws and lists the valid ones', async () => {
+  await assert.rejects(resolveTrainingBackend({ backend: 'x', log: () => {} }), (error: unknown) => {
+    assert.ok(error instanceof TrainingBackendError);
+    assert.equal(error.code, 'UNSUPPORTED_BACKEND');
+    assert.equal(error.message, 'Unsupported backend: "x". Should be one of: tfjs-node-gpu, tfjs-node, wasm, cpu');
+    return true;
+  });
+});
+
+test('--backend cpu runs cpu and says so', async () => {
+  const lines: string[] = [];
+  const resolved = await resolveTrainingBackend({ backend: 'cpu', log: (l) => lines.push(l) });
+  assert.equal(resolved.name, 'cpu');
+  assert.deepEqual(resolved.reasons, []);
+  assert.equal(tf.getBackend(), 'cpu');
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^training backend: cpu\b/);
+  // Something computes on it.
+  assert.deepEqual(Array.from(tf.tidy(() => tf.add(tf.tensor1d([1, 2]), 1)).dataSync()), [2, 3]);
+});
+
+test('--backend tfjs-node fails with the reason when it is not installed (no fallback)', { skip: nodeInstalled && '@tensorflow/tfjs-node is installed here' }, async () => {
+  const before = tf.getBackend();
+  await assert.rejects(resolveTrainingBackend({ backend: 'tfjs-node', log: () => {} }), (error: unknown) => {
+    assert.ok(error instanceof TrainingBackendError);
+    assert.equal(error.code, 'BACKEND_UNAVAILABLE');
+    assert.match(error.message, /^Training backend "tfjs-node" cannot run here: Cannot find package '@tensorflow\/tfjs-node'/);
+    assert.match(error.message, /npm install @tensorflow\/tfjs-node@4\.22\.0/);
+    return true;
+  });
+  assert.equal(tf.getBackend(), before, 'a failed forced load must not switch backends');
+});
+
+test('with no name it runs wasm here, and says why tfjs-node-gpu and tfjs-node are out', { skip: (nodeInstalled || nodeGpuInstalled) && 'a tfjs-node package is installed here' }, async () => {
+  const lines: string[] = [];
+  const resolved = await resolveTrainingBackend({ log: (l) => lines.push(l) });
+  assert.equal(resolved.name, 'wasm');
+  assert.equal(tf.getBackend(), 'wasm');
+  assert.deepEqual(resolved.reasons.map((r) => r.name), ['tfjs-node-gpu', 'tfjs-node']);
+  assert.match(resolved.reasons[0].reason, /Cannot find package '@tensorflow\/tfjs-node-gpu'/);
+  assert.match(resolved.reasons[1].reason, /Cannot find package '@tensorflow\/tfjs-node'/);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^training backend: wasm \(SIMD, 1 thread\); not available: tfjs-node-gpu: .*; tfjs-node: /);
+  assert.equal(lines[0], resolved.line);
+
+  // Again: same answer, cheap (no re-import of the missing packages, no re-initialization).
+  const start = performance.now();
+  const again = await resolveTrainingBackend({ log: () => {} });
+  assert.ok(performance.now() - start < 50, 'second resolution should be cheap');
+  assert.deepEqual(again, resolved);
+});
+
+test('switching back and forth between forced backends activates each', async () => {
+  assert.equal((await resolveTrainingBackend({ backend: 'wasm', log: () => {} })).name, 'wasm');
+  assert.equal(tf.getBackend(), 'wasm');
+  assert.equal((await resolveTrainingBackend({ backend: 'cpu', log: () => {} })).name, 'cpu');
+  assert.equal(tf.getBackend(), 'cpu');
+});

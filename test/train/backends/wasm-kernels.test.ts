@@ -1,0 +1,241 @@
+// The gradient kernels we give the wasm backend must reproduce tfjs's cpu backend (the reference
+// implementation) to float32 rounding, over the shapes and paddings where conv arithmetic goes
+// wrong: odd sizes, stride 2 'same' (TensorFlow pads the extra row at the bottom), valid padding
+// that leaves rows unread, explicit padding, 1x1 and 5x5 filters, batch 1 and 3.
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { resolveTrainingBackend } from '../../../src/train/backends/index.js';
+import { WASM_MISSING_KERNELS, WASM_REPLACED_KERNELS } from '../../../src/train/backends/wasm-kernels/index.js';
+
+type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+
+before(async () => {
+  await resolveTrainingBackend({ backend: 'cpu', log: () => {} });
+  await resolveTrainingBackend({ backend: 'wasm', log: () => {} });
+});
+
+/** Deterministic values in [-1, 1), the same on every backend (no backend RNG). */
+function values(shape: number[], seed: number): tf.Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  let s = seed * 7919 + 1;
+  const data = Float32Array.from({ length: size }, () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return (s / 4294967296) * 2 - 1;
+  });
+  return tf.tensor(data, shape);
+}
+
+/** Runs `compute` on one backend, returns its outputs as arrays. */
+function on(backend: 'cpu' | 'wasm', compute: () => tf.Tensor[]): Float32Array[] {
+  tf.setBackend(backend); // already initialized: synchronous
+  assert.equal(tf.getBackend(), backend);
+  const outs = tf.tidy(compute);
+  const arrays = outs.map((t) => t.dataSync() as Float32Array);
+  tf.dispose(outs);
+  return arrays;
+}
+
+/** Asserts wasm's result equals cpu's within 1e-4 of the largest magnitude. */
+function assertSameOnBoth(label: string, compute: () => tf.Tensor[]): void {
+  const expected = on('cpu', compute);
+  const actual = on('wasm', compute);
+  assert.equal(actual.length, expected.length);
+  expected.forEach((want, i) => {
+    const got = actual[i];
+    assert.equal(got.length, want.length, `${label} output ${i}: size`);
+    const scale = Math.max(1e-6, ...want.map(Math.abs));
+    let worst = 0;
+    for (let j = 0; j < want.length; j++) worst = Math.max(worst, Math.abs(got[j] - want[j]));
+    assert.ok(worst <= 1e-4 * scale, `${label} output ${i}: max |wasm - cpu| = ${worst} (scale ${scale})`);
+  });
+}
+
+/** The wasm backend's live buffers: must not grow when a kernel runs (no leaked intermediates). */
+function wasmBuffers(): number {
+  return tf.engine().findBackend('wasm').numDataIds();
+}
+
+const CONV_CASES: Array<{ batch: number; size: [number, number]; k: number; stride: number; pad: Pad }> = [];
+for (const batch of [1, 3]) {
+  for (const k of [1, 3, 5]) {
+    for (const stride of [1, 2]) {
+      for (const pad of ['same', 'valid'] as const) CONV_CASES.push({ batch, size: [7, 9], k, stride, pad });
+    }
+  }
+}
+// Even sizes at stride 2 (the 'same' padding splits 1 row: 0 top, 1 bottom), a 1-pixel image, and
+// explicit asymmetric padding.
+CONV_CASES.push(
+  { batch: 3, size: [8, 8], k: 3, stride: 2, pad: 'same' },
+  { batch: 2, size: [8, 10], k: 3, stride: 2, pad: 'valid' },
+  { batch: 1, size: [1, 1], k: 3, stride: 2, pad: 'same' },
+  { batch: 2, size: [6, 7], k: 3, stride: 2, pad: [[0, 0], [2, 0], [0, 3], [0, 0]] },
+  { batch: 2, size: [9, 7], k: 4, stride: 3, pad: 'same' },
+);
+const caseName = (c: (typeof CONV_CASES)[number]) =>
+  `batch ${c.batch}, ${c.size[0]}x${c.size[1]}, ${c.k}x${c.k}, stride ${c.stride}, ${typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad)}`;
+
+describe('conv2d gradients on wasm match cpu', () => {
+  for (const c of CONV_CASES) {
+    test(caseName(c), () => {
+      const compute = () => {
+        const x = values([c.batch, ...c.size, 3], 1) as tf.Tensor4D;
+        const filter = values([c.k, c.k, 3, 4], 2) as tf.Tensor4D;
+        const dy = values(tf.conv2d(x, filter, c.stride, c.pad).shape, 3);
+        // d/dx and d/dW of sum(conv * dy): the kernels get exactly dy.
+        return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), dy)),
+        )([x, filter]);
+      };
+      assertSameOnBoth(caseName(c), compute);
+    });
+  }
+
+  test('filter gradient at stride 2 "same" against a direct sum (TensorFlow pads bottom/right)', () => {
+    // x 1x4x4x1 = 0..15, 3x3 filter, stride 2, 'same': output 2x2, total padding 1 per axis, all
+    // of it at the bottom/right. With dy = 1: dW[kh][kw] = sum over oh, ow < 2 of
+    // x[2*oh + kh][2*ow + kw], reading 0 past the image.
+    const expected: number[] = [];
+    for (let kh = 0; kh < 3; kh++) {
+      for (let kw = 0; kw < 3; kw++) {
+        let sum = 0;
+        for (let oh = 0; oh < 2; oh++) {
+          for (let ow = 0; ow < 2; ow++) {
+            const r = 2 * oh + kh;
+            const col = 2 * ow + kw;
+            if (r < 4 && col < 4) sum += r * 4 + col;
+          }
+        }
+        expected.push(sum);
+      }
+    }
+    const [got] = on('wasm', () => {
+      const x = tf.reshape(tf.range(0, 16), [1, 4, 4, 1]) as tf.Tensor4D;
+      const filter = tf.zeros([3, 3, 1, 1]) as tf.Tensor4D;
+      return [tf.grad((w: tf.Tensor) => tf.sum(tf.conv2d(x, w as tf.Tensor4D, 2, 'same')))(filter)];
+    });
+    assert.deepEqual(Array.from(got), expected);
+  });
+
+  test('NCHW data format (kernels called directly)', () => {
+    const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NCHW' };
+    assertSameOnBoth('NCHW', () => {
+      const x = values([2, 3, 7, 9], 4);
+      const dy = values([2, 4, 4, 5], 5);
+      const filter = values([3, 3, 3, 4], 6);
+      return [
+        tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: [3, 3, 3, 4] }) as tf.Tensor,
+        tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: [2, 3, 7, 9] }) as tf.Tensor,
+      ];
+    });
+  });
+});
+
+describe('depthwiseConv2d gradients on wasm match cpu', () => {
+  for (const multiplier of [1, 2]) {
+    for (const c of CONV_CASES) {
+      const label = `multiplier ${multiplier}, ${caseName(c)}`;
+      test(label, () => {
+        assertSameOnBoth(label, () => {
+          const x = values([c.batch, ...c.size, 3], 1) as tf.Tensor4D;
+          const filter = values([c.k, c.k, 3, multiplier], 2) as tf.Tensor4D;
+          const dy = values(tf.depthwiseConv2d(x, filter, c.stride, c.pad).shape, 3);
+          return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), dy)),
+          )([x, filter]);
+        });
+      });
+    }
+  }
+});
+
+describe('gather gradient (UnsortedSegmentSum) on wasm matches cpu', () => {
+  test('axis 0 with repeated indices', () => {
+    assertSameOnBoth('axis 0', () => {
+      const x = values([5, 3], 1);
+      const indices = tf.tensor1d([0, 2, 2, 4, 1, 0, 0], 'int32');
+      const dy = values([7, 3], 2);
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.gather(a, indices, 0), dy)))(x)];
+    });
+  });
+
+  test('inner axis of rank 3 with 2-D indices', () => {
+    assertSameOnBoth('axis 1', () => {
+      const x = values([2, 6, 4], 3);
+      const indices = tf.tensor2d([[5, 0, 5], [1, 1, 3]], [2, 3], 'int32');
+      const dy = values([2, 2, 3, 4], 4);
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.gather(a, indices, 1), dy)))(x)];
+    });
+  });
+
+  test('batchDims 1 (per-example lookups, e.g. each sample\'s own prototypes)', () => {
+    assertSameOnBoth('batchDims 1', () => {
+      const x = values([3, 5, 2], 5);
+      const indices = tf.tensor2d([[4, 4], [0, 2], [1, 1]], [3, 2], 'int32');
+      const dy = values([3, 2, 2], 6);
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.gather(a, indices, 1, 1), dy)))(x)];
+    });
+  });
+
+  test('unsortedSegmentSum drops ids outside [0, numSegments) and sums duplicates', () => {
+    const [got] = on('wasm', () => [
+      tf.unsortedSegmentSum(tf.tensor2d([[1, 2], [10, 20], [100, 200], [1000, 2000], [5, 5]]), tf.tensor1d([2, -1, 2, 3, 0], 'int32'), 3),
+    ]);
+    // id -1 and id 3 (== numSegments) are dropped.
+    assert.deepEqual(Array.from(got), [5, 5, 0, 0, 101, 202]);
+  });
+
+  test('unsortedSegmentSum with 2-D ids over rank-3 data (TensorFlow semantics), int32 data, and no ids', () => {
+    // tfjs's cpu kernel does not implement ids of rank > 1 (it broadcasts instead), so the
+    // reference is a direct sum: out[s, j] = sum of data[a, b, j] where ids[a][b] == s.
+    const ids = [[0, 3, 1], [3, 3, 9]];
+    const data = values([2, 3, 4], 7);
+    const flat = data.dataSync();
+    const expected = new Array<number>(4 * 4).fill(0);
+    ids.flat().forEach((id, row) => {
+      if (id < 0 || id >= 4) return;
+      for (let j = 0; j < 4; j++) expected[id * 4 + j] += flat[row * 4 + j];
+    });
+    const [got] = on('wasm', () => [
+      tf.engine().runKernel('UnsortedSegmentSum', { x: data, segmentIds: tf.tensor2d(ids, [2, 3], 'int32') }, { numSegments: 4 }) as tf.Tensor,
+    ]);
+    data.dispose();
+    assert.equal(got.length, expected.length);
+    got.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5, `element ${i}: ${v} vs ${expected[i]}`));
+    const [ints] = on('wasm', () => [tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3], 'int32'), tf.tensor1d([1, 1, 0], 'int32'), 2)]);
+    assert.deepEqual(Array.from(ints), [3, 3]);
+    const [empty] = on('wasm', () => [tf.unsortedSegmentSum(tf.zeros([0, 2]), tf.zeros([0], 'int32'), 2)]);
+    assert.deepEqual(Array.from(empty), [0, 0, 0, 0]);
+  });
+});
+
+describe('wasm training kernels', () => {
+  test('are registered on wasm, and the replaced one is ours', () => {
+    for (const config of [...WASM_MISSING_KERNELS, ...WASM_REPLACED_KERNELS]) {
+      assert.equal(tf.getKernel(config.kernelName, 'wasm'), config, config.kernelName);
+    }
+  });
+
+  test('leave no tensor or wasm buffer behind', () => {
+    tf.setBackend('wasm');
+    const x = values([3, 7, 9, 3], 1) as tf.Tensor4D;
+    const filter = values([3, 3, 3, 2], 2) as tf.Tensor4D;
+    const run = () => {
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.add(
+          tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')),
+          tf.sum(tf.gather(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'), [0, 0, 2], 0)),
+        ),
+      )([x, filter]);
+      tf.dispose(grads);
+    };
+    run(); // first call may create caches
+    const tensors = tf.memory().numTensors;
+    const buffers = wasmBuffers();
+    for (let i = 0; i < 3; i++) run();
+    assert.equal(tf.memory().numTensors, tensors);
+    assert.equal(wasmBuffers(), buffers);
+    tf.dispose([x, filter]);
+  });
+});
