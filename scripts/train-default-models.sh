@@ -9,6 +9,6 @@ cli="node dist/cli.js"
 
 # mnist-resnet8: CIFAR-style ResNet-8 (width 16) on MNIST 60k/10k, softmax cross-entropy, Adam.
 run=runs/mnist-resnet8
-$cli train --dataset mnist --net resnet8 --width 16 --epochs 1 --batch-size 64 --optimizer adam --lr 0.001 \
+$cli train --dataset mnist --net resnet8 --width 16 --epochs 2 --batch-size 64 --optimizer adam --lr 0.001 \
   --seed 1 --out "$run" --resume
 $cli export --run "$run" --name mnist-resnet8 --models models
