@@ -1,14 +1,11 @@
 // The tfjs interpreter of a NetGraph: raw ops (tf.conv2d, tf.depthwiseConv2d, tf.batchNorm, ...),
 // no tf.layers (measured 3x slower). Every parameter is a tf.Variable found by its stable name.
-// Evaluation uses the backends' kernels as they are. Training on 'cpu' and 'wasm' routes
-// convolutions through conv-grads.ts (their filter-gradient kernels are slow or missing) and, on
-// 'cpu', batch norm through batch-norm-train.ts; the forward values are the same either way.
+// The same ops run on every backend: where a backend's gradient kernels are missing or slow,
+// src/train/backends registers its own when it loads, and nothing here knows which backend runs.
 import * as tf from '@tensorflow/tfjs';
 import type { NamedWeights, Net } from './net.js';
 import { NetError } from './net-error.js';
-import { batchNormTrainCpu } from './batch-norm-train.js';
-import { conv2dOpGrad, depthwiseConv2dOpGrad, depthwiseOpGradSupported, useOpGradients } from './conv-grads.js';
-import { GRAPH_INPUT, graphParams, resolvePadding, valueShapes, type GraphNode, type NetGraph, type Padding, type ParamSpec, type ValueShape } from './net-graph.js';
+import { GRAPH_INPUT, graphParams, type GraphNode, type NetGraph, type Padding, type ParamSpec } from './net-graph.js';
 import { normalArray, streamSeed } from './seeded-random.js';
 
 export interface GraphNetOptions {
@@ -44,7 +41,6 @@ export class GraphNet implements Net {
   private readonly compiled: CompiledNode[];
   /** For each value id, the index of the last node that reads it (evaluation frees values early). */
   private readonly lastUse = new Map<string, number>();
-  private readonly shapes: Map<string, ValueShape>;
 
   constructor(graph: NetGraph, opts: GraphNetOptions = {}) {
     this.graph = structuredClone(graph);
@@ -56,7 +52,6 @@ export class GraphNet implements Net {
     }
     this.outputDim = out.shape[0];
     this.specs = graphParams(this.graph);
-    this.shapes = valueShapes(this.graph);
     const seed = opts.seed ?? 0;
     for (const spec of this.specs) {
       const shared = opts.shareFrom?.vars.get(spec.name);
@@ -172,18 +167,15 @@ export class GraphNet implements Net {
         const b = node.bias ? this.v(`${id}.bias`) : undefined;
         const pad = tfPadding(node.padding);
         const { strides, dilations, groups } = node;
-        const pads = this.pads(node);
-        const undilated = dilations[0] === 1 && dilations[1] === 1;
-        const conv = (xi: tf.Tensor4D, wi: tf.Tensor4D, training: boolean) =>
-          training && undilated && useOpGradients('conv2d') ? conv2dOpGrad(xi, wi, strides, pads) : tf.conv2d(xi, wi, strides, pad, 'NHWC', dilations);
-        return ([x], training) => {
+        const conv = (xi: tf.Tensor4D, wi: tf.Tensor4D) => tf.conv2d(xi, wi, strides, pad, 'NHWC', dilations);
+        return ([x]) => {
           let y: tf.Tensor4D;
           if (groups === 1) {
-            y = conv(x as tf.Tensor4D, w, training);
+            y = conv(x as tf.Tensor4D, w);
           } else {
             const xs = tf.split(x, groups, 3) as tf.Tensor4D[];
             const ws = tf.split(w, groups, 3) as tf.Tensor4D[];
-            y = tf.concat(xs.map((xi, g) => conv(xi, ws[g], training)), 3);
+            y = tf.concat(xs.map((xi, g) => conv(xi, ws[g])), 3);
           }
           return b ? tf.add(y, b) : y;
         };
@@ -193,13 +185,8 @@ export class GraphNet implements Net {
         const b = node.bias ? this.v(`${id}.bias`) : undefined;
         const pad = tfPadding(node.padding);
         const { strides, dilations } = node;
-        const pads = this.pads(node);
-        const opGrad = dilations[0] === 1 && dilations[1] === 1 && depthwiseOpGradSupported(node.kernel, node.multiplier, pads);
-        return ([x], training) => {
-          const y =
-            training && opGrad && useOpGradients('depthwiseConv2d')
-              ? depthwiseConv2dOpGrad(x as tf.Tensor4D, w, strides, pads)
-              : tf.depthwiseConv2d(x as tf.Tensor4D, w, strides, pad, 'NHWC', dilations);
+        return ([x]) => {
+          const y = tf.depthwiseConv2d(x as tf.Tensor4D, w, strides, pad, 'NHWC', dilations);
           return b ? tf.add(y, b) : y;
         };
       }
@@ -240,12 +227,6 @@ export class GraphNet implements Net {
     }
   }
 
-  /** Resolved [top, bottom, left, right] padding of a convolution node. */
-  private pads(node: Extract<GraphNode, { op: 'conv2d' | 'depthwiseConv2d' }>): [number, number, number, number] {
-    const [h, w] = this.shapes.get(node.inputs[0]) as [number, number, number];
-    return resolvePadding(node.padding, [h, w], node.kernel, node.strides, node.dilations);
-  }
-
   private compileBatchNorm(node: Extract<GraphNode, { op: 'batchNorm' }>): Kernel {
     const id = node.id;
     const gamma = node.scale ? this.v(`${id}.weight`) : undefined;
@@ -263,11 +244,6 @@ export class GraphNet implements Net {
     return ([x], training) => {
       if (!training) return tf.batchNorm(x, movingMean, movingVar, beta, gamma, epsilon);
       const n = x.size / x.shape[x.rank - 1];
-      if (tf.getBackend() === 'cpu') {
-        return batchNormTrainCpu(x, gamma as tf.Tensor1D | undefined, beta as tf.Tensor1D | undefined, epsilon, (stats) =>
-          tf.tidy(() => updateMoving(tf.tensor1d(stats.mean), tf.tensor1d(stats.variance), n)),
-        );
-      }
       // Batch statistics as plain differentiable ops (y = x*inv + shift), so gradients reach x
       // through the mean and variance too.
       const axes = x.rank === 4 ? [0, 1, 2] : [0];

@@ -1,7 +1,8 @@
-// The gradient kernels we give the wasm backend must reproduce tfjs's cpu backend (the reference
-// implementation) to float32 rounding, over the shapes and paddings where conv arithmetic goes
-// wrong: odd sizes, stride 2 'same' (TensorFlow pads the extra row at the bottom), valid padding
-// that leaves rows unread, explicit padding, 1x1 and 5x5 filters, batch 1 and 3.
+// The gradient kernels we give the wasm backend must reproduce the cpu backend (the reference;
+// its filter-gradient kernels are ours too, checked against tfjs's own in cpu-kernels.test.ts) to
+// float32 rounding, over the shapes and paddings where conv arithmetic goes wrong: odd sizes,
+// stride 2 'same' (TensorFlow pads the extra row at the bottom), valid padding that leaves rows
+// unread, explicit padding, 1x1 and 5x5 filters, batch 1 and 3.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';

@@ -1,17 +1,21 @@
-// The tfjs interpreter: batch norm in training (values by hand, moving averages), gradients of
-// the op-built convolution and batch-norm paths against tfjs's own kernels, weights round trips.
+// The tfjs interpreter: batch norm in training (values by hand, moving averages), the same
+// gradients on every backend (each runs the same ops on its own kernels), weights round trips.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { GraphNet } from '../../../src/train/nets/graph-net.js';
-import { GraphBuilder, resolvePadding, type Padding } from '../../../src/train/nets/net-graph.js';
+import { GraphBuilder } from '../../../src/train/nets/net-graph.js';
 import { buildBackbone } from '../../../src/train/nets/registry.js';
 import { buildClassifierNet, classifierOn } from '../../../src/train/nets/classifier.js';
-import { conv2dOpGrad, depthwiseConv2dOpGrad } from '../../../src/train/nets/conv-grads.js';
-import { batchNormTrainCpu } from '../../../src/train/nets/batch-norm-train.js';
 import { normalArray, uniformArray } from '../../../src/train/nets/seeded-random.js';
 import { hasCode } from '../../../src/errors.js';
-import { randomizeNormalization, useBackend } from '../../export/helpers.js';
+import { resolveTrainingBackend } from '../../../src/train/backends/index.js';
+import { randomizeNormalization } from '../../export/helpers.js';
+
+/** Makes `name` the active backend the way a training run does, with its kernels registered. */
+async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
+  await resolveTrainingBackend({ backend: name, log: () => {} });
+}
 
 before(() => useBackend('cpu'));
 
@@ -56,65 +60,12 @@ describe('batch norm in training', () => {
       }
     });
   }
-
-  test('the cpu loop version has the gradients of the op formulation', () => {
-    const x = tf.tensor4d(normalArray(4 * 3 * 3 * 5, 2, 1), [4, 3, 3, 5]);
-    const gamma = tf.tensor1d(uniformArray(5, 0.5, 1.5, 2));
-    const beta = tf.tensor1d(uniformArray(5, -1, 1, 3));
-    const r = tf.tensor4d(normalArray(4 * 3 * 3 * 5, 1, 4), [4, 3, 3, 5]);
-    const reference = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
-      const { mean, variance } = tf.moments(a, [0, 1, 2]);
-      return tf.sum(tf.mul(tf.add(tf.mul(tf.div(tf.sub(a, mean), tf.sqrt(tf.add(variance, 1e-3))), g), b), r));
-    })([x, gamma, beta]);
-    const mine = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
-      tf.sum(tf.mul(batchNormTrainCpu(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3, () => {}), r)),
-    )([x, gamma, beta]);
-    reference.forEach((g, i) => assert.ok(maxRelDiff(mine[i].dataSync(), g.dataSync()) < 1e-5, `input ${i}`));
-  });
-});
-
-describe('op-built convolution gradients', () => {
-  const cases: Array<[number[], number, number, Padding]> = [
-    [[2, 9, 8, 3], 3, 1, 'same'],
-    [[2, 9, 8, 3], 3, 2, 'same'],
-    [[2, 8, 8, 3], 3, 2, 1],
-    [[2, 9, 7, 4], 1, 2, 'valid'],
-    [[2, 7, 7, 3], 7, 1, 'valid'],
-  ];
-  for (const backend of ['cpu', 'wasm'] as const) {
-    test(`match tfjs's cpu kernels (${backend})`, async () => {
-      let seed = 10;
-      for (const [shape, k, s, padding] of cases) {
-        const pads = resolvePadding(padding, [shape[1], shape[2]], [k, k], [s, s], [1, 1]);
-        const tfPad = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]];
-        for (const depthwise of [false, true]) {
-          const wShape = [k, k, shape[3], depthwise ? 1 : 5];
-          const xa = normalArray(shape.reduce((a, b) => a * b), 1, seed++);
-          const wa = normalArray(wShape.reduce((a, b) => a * b), 1, seed++);
-          await useBackend('cpu');
-          const native = (x: tf.Tensor, w: tf.Tensor) =>
-            depthwise ? tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, tfPad) : tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, tfPad);
-          const outShape = native(tf.tensor(xa, shape), tf.tensor(wa, wShape)).shape;
-          const ra = normalArray(outShape.reduce((a, b) => a * b), 1, seed++);
-          const loss = (f: typeof native) => (x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(f(x, w), tf.tensor(ra, outShape)));
-          const expected = tf.grads(loss(native))([tf.tensor(xa, shape), tf.tensor(wa, wShape)]).map((t) => t.dataSync());
-          await useBackend(backend);
-          const mine = (x: tf.Tensor, w: tf.Tensor) =>
-            depthwise ? depthwiseConv2dOpGrad(x as tf.Tensor4D, w as tf.Tensor4D, [s, s], pads) : conv2dOpGrad(x as tf.Tensor4D, w as tf.Tensor4D, [s, s], pads);
-          const got = tf.grads(loss(mine))([tf.tensor(xa, shape), tf.tensor(wa, wShape)]).map((t) => t.dataSync());
-          const label = `${depthwise ? 'depthwise' : 'conv'} ${shape.join('x')} k${k} s${s} ${padding}`;
-          assert.ok(maxRelDiff(got[0], expected[0]) < 1e-5, `dx ${label}`);
-          assert.ok(maxRelDiff(got[1], expected[1]) < 1e-5, `dW ${label}`);
-        }
-      }
-      await useBackend('cpu');
-    });
-  }
 });
 
 describe('GraphNet', () => {
   test('a training step has the same gradients and moving statistics on wasm as on cpu', async () => {
-    // Every op-built path at once: strided 'same' conv, depthwise, PReLU, BN 2d/1d, residual, dense.
+    // Strided 'same' conv, depthwise, PReLU, BN 2d/1d, residual, dense: every kernel the backends
+    // replace or add (conv filter and input gradients, broadcasting arithmetic, reductions).
     const b = new GraphBuilder('mixed', [9, 10, 3]);
     let x = b.prelu(b.batchNorm(b.conv2d(b.input, { filters: 6, kernel: 3, strides: 2, padding: 'same' }, 'c1'), {}, 'bn1'), 'p1');
     const y = b.batchNorm(b.depthwiseConv2d(x, { kernel: 3, padding: 1 }, 'dw'), {}, 'bn2');

@@ -10,6 +10,7 @@ import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.js';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
+import { registerMissingKernels, replaceKernels } from '../register-kernels.js';
 
 /** Kernels tfjs 4.22's wasm backend does not have at all. */
 export const WASM_MISSING_KERNELS: readonly tf.KernelConfig[] = [
@@ -27,20 +28,7 @@ export const WASM_REPLACED_KERNELS: readonly tf.KernelConfig[] = [conv2dBackprop
  * A missing kernel that is already there (a native one from a newer tfjs) is left alone.
  */
 export function registerWasmTrainingKernels(): string[] {
-  const registered: string[] = [];
-  for (const config of WASM_MISSING_KERNELS) {
-    if (tf.getKernel(config.kernelName, 'wasm') != null) continue;
-    tf.registerKernel(config);
-    registered.push(config.kernelName);
-  }
-  for (const config of WASM_REPLACED_KERNELS) {
-    if (tf.getKernel(config.kernelName, 'wasm') === config) continue;
-    // Unregister first: registering over an existing kernel works but logs a warning.
-    if (tf.getKernel(config.kernelName, 'wasm') != null) tf.unregisterKernel(config.kernelName, 'wasm');
-    tf.registerKernel(config);
-    registered.push(config.kernelName);
-  }
-  return registered;
+  return [...registerMissingKernels(WASM_MISSING_KERNELS), ...replaceKernels(WASM_REPLACED_KERNELS)];
 }
 
 export { conv2dFilterGradient } from './conv2d-backprop-filter.js';

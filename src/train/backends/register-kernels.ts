@@ -1,0 +1,35 @@
+// Registering our kernels with tfjs's global kernel registry, for the wasm and cpu kernel sets.
+// A kernel is looked up by (kernel name, backend name) each time an op runs, so registering ours
+// changes what every op on that backend computes, with no change to the code that calls the op.
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Registers the kernels a backend lacks; returns the names registered by this call. One the
+ * backend already has (ours from an earlier call, or a native one from a newer tfjs) is left alone.
+ */
+export function registerMissingKernels(configs: readonly tf.KernelConfig[]): string[] {
+  const registered: string[] = [];
+  for (const config of configs) {
+    if (tf.getKernel(config.kernelName, config.backendName) != null) continue;
+    tf.registerKernel(config);
+    registered.push(config.kernelName);
+  }
+  return registered;
+}
+
+/**
+ * Registers kernels in place of the backend's own; returns the names registered by this call
+ * (none the second time).
+ */
+export function replaceKernels(configs: readonly tf.KernelConfig[]): string[] {
+  const registered: string[] = [];
+  for (const config of configs) {
+    const current = tf.getKernel(config.kernelName, config.backendName);
+    if (current === config) continue;
+    // Unregister first: registering over an existing kernel works but logs a warning.
+    if (current != null) tf.unregisterKernel(config.kernelName, config.backendName);
+    tf.registerKernel(config);
+    registered.push(config.kernelName);
+  }
+  return registered;
+}
