@@ -122,7 +122,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (c.maxSteps !== undefined && stepsThisRun >= c.maxSteps) {
         await save();
         progress.finish();
-        log(`stopped after ${stepsThisRun} steps (max-steps); checkpoint at ${opts.checkpointPath}`);
+        log(`stopped after ${stepsThisRun} steps (max-steps), ${progress.rate().toFixed(1)} img/s; checkpoint at ${opts.checkpointPath}`);
         return { state, complete: false };
       }
       const batch = maker.make(train, step * c.batchSize, c.batchSize, order);
