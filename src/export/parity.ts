@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import type { Net } from '../train/nets/net.js';
-import { uniformArray } from '../train/nets/seeded-random.js';
+import { uniformArray } from '../seeded-random.js';
 import { ExportError } from './export-error.js';
 import { DEFAULT_INPUT_NAME, DEFAULT_L2_EPSILON, DEFAULT_OUTPUT_NAME, type OutputAppend } from './lower.js';
 

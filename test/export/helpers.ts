@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { GraphNet } from '../../src/train/nets/graph-net.js';
 import type { NamedWeights } from '../../src/train/nets/net.js';
-import { uniformArray, streamSeed } from '../../src/train/nets/seeded-random.js';
+import { uniformArray, streamSeed } from '../../src/seeded-random.js';
 
 /**
  * 'cpu' for anything that trains (the wasm backend lacks gradient kernels); 'wasm' (XNNPACK,

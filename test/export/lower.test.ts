@@ -13,7 +13,7 @@ import { GraphNet } from '../../src/train/nets/graph-net.js';
 import { GraphBuilder, type NetGraph } from '../../src/train/nets/net-graph.js';
 import { buildClassifierNet } from '../../src/train/nets/classifier.js';
 import { buildBackbone } from '../../src/train/nets/registry.js';
-import { uniformArray } from '../../src/train/nets/seeded-random.js';
+import { uniformArray } from '../../src/seeded-random.js';
 import { hasCode } from '../../src/errors.js';
 import { randomizeNormalization, useBackend } from './helpers.js';
 

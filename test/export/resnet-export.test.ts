@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { exportToOnnx } from '../../src/export/export-onnx.js';
 import { buildBackbone } from '../../src/train/nets/registry.js';
 import { buildClassifierNet } from '../../src/train/nets/classifier.js';
-import { uniformArray } from '../../src/train/nets/seeded-random.js';
+import { uniformArray } from '../../src/seeded-random.js';
 import { randomizeNormalization, useBackend } from './helpers.js';
 
 before(() => useBackend('cpu'));
@@ -39,7 +39,7 @@ describe('CIFAR ResNet export parity', () => {
 
   test('a resnet8 classifier still matches after SGD steps (moving statistics moved)', async () => {
     const net = buildClassifierNet('resnet8', 5, { inputShape: [16, 16, 3], width: 8, seed: 3 });
-    const optimizer = tf.train.momentum(0.05, 0.9);
+    const optimizer: tf.Optimizer = tf.train.momentum(0.05, 0.9);
     try {
       const before = net.getWeights()['layer2.0.bn1.running_mean'].values.slice();
       const x = tf.tensor4d(uniformArray(8 * 16 * 16 * 3, -1, 1, 5), [8, 16, 16, 3]);

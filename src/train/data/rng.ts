@@ -1,16 +1,6 @@
-// Seeded pseudo-random numbers (mulberry32): training order is reproducible, and a resumed run
+// Seeded training order: training order is reproducible, and a resumed run
 // sees the same permutation for the epoch it resumes in.
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../seeded-random.js';
 
 /** The permutation of [0, n) used in `epoch` of a run seeded with `seed`. */
 export function epochPermutation(n: number, seed: number, epoch: number): Uint32Array {

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { NamedWeights, Net } from './net.js';
 import { NetError } from './net-error.js';
 import { GRAPH_INPUT, graphParams, type GraphNode, type NetGraph, type Padding, type ParamSpec } from './net-graph.js';
-import { normalArray, streamSeed } from './seeded-random.js';
+import { normalArray, streamSeed } from '../../seeded-random.js';
 
 export interface GraphNetOptions {
   /** Seed of the initial weights (each parameter draws from its own stream, keyed by its name). */

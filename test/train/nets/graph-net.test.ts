@@ -7,7 +7,7 @@ import { GraphNet } from '../../../src/train/nets/graph-net.js';
 import { GraphBuilder } from '../../../src/train/nets/net-graph.js';
 import { buildBackbone } from '../../../src/train/nets/registry.js';
 import { buildClassifierNet, classifierOn } from '../../../src/train/nets/classifier.js';
-import { normalArray, uniformArray } from '../../../src/train/nets/seeded-random.js';
+import { normalArray, uniformArray } from '../../../src/seeded-random.js';
 import { hasCode } from '../../../src/errors.js';
 import { resolveTrainingBackend } from '../../../src/train/backends/index.js';
 import { randomizeNormalization } from '../../export/helpers.js';

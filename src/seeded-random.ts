@@ -1,4 +1,4 @@
-// Deterministic random numbers for weight initialization and parity inputs: the same seed gives
+// Deterministic random numbers (weight initialization, parity inputs, data order, fixtures): the same seed gives
 // the same values on every backend and every machine (tf.random* depends on the backend).
 
 /** mulberry32: a small, fast 32-bit generator; uniform in [0, 1). */
