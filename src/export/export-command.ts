@@ -8,20 +8,32 @@ import { MANIFEST_SCHEMA_VERSION, type ManifestDraft } from '../artifact/manifes
 import { writeArtifact } from '../artifact/write-artifact.js';
 import { resolveTrainingBackend } from '../train/backends/index.js';
 import { buildClassifier } from '../train/build-net.js';
+import { buildBackbone } from '../train/nets/registry.js';
 import { readCheckpoint } from '../train/checkpoint.js';
 import { loadDataset } from '../train/data/datasets.js';
 import type { RunState } from '../train/loop.js';
 import { exportToOnnx } from './export-onnx.js';
 
+const FACE_BACKBONES = ['mobilefacenet', 'iresnet18', 'iresnet34', 'iresnet50'];
+
 const HELP = `Usage: protoserve export --run <dir> [options]
+       protoserve export --backbone <name> --name <name> [options]
 
 Exports the run's last checkpoint as an ONNX model artifact: <models>/<name>/model.onnx and
 manifest.json (preprocessing, labels, provenance, sha256). The graph is run in onnxruntime on
 random inputs against the trainer; an export that differs by more than 1e-4 (relative to the
 output's scale) is refused with a report.
 
+With --backbone instead of --run, exports a freshly initialized (untrained) face embedder
+(${FACE_BACKBONES.join(', ')}; 112x112 RGB, InsightFace preprocessing (x - 127.5) / 127.5,
+input "input.1", L2-normalized output): for testing the serving and evaluation pipelines and
+measuring their speed, not for recognizing anyone.
+
 Options:
   --run DIR          training run folder (holds checkpoint.ckpt)
+  --backbone NAME    an untrained embedder instead: ${FACE_BACKBONES.join(' | ')}
+  --embedding-dim N  with --backbone: embedding size (default: the backbone's)
+  --seed N           with --backbone: initialization seed (default 1)
   --name NAME        artifact name (default: the run folder's name)
   --models DIR       models folder (default models)
   --version V        artifact version (default 1.0.0)
@@ -42,6 +54,9 @@ export async function exportCommand(argv: string[]): Promise<number> {
     strict: true,
     options: {
       run: { type: 'string' },
+      backbone: { type: 'string' },
+      'embedding-dim': { type: 'string' },
+      seed: { type: 'string', default: '1' },
       name: { type: 'string' },
       models: { type: 'string', default: 'models' },
       version: { type: 'string', default: '1.0.0' },
@@ -53,7 +68,12 @@ export async function exportCommand(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (!values.run) throw new Error('--run is required (a folder written by `protoserve train`)');
+  if (values.backbone !== undefined) {
+    if (values.run) throw new Error('--run and --backbone exclude each other');
+    if (!values.name) throw new Error('--backbone needs --name');
+    return exportUntrainedEmbedder({ ...values, backbone: values.backbone, name: values.name });
+  }
+  if (!values.run) throw new Error('--run is required (a folder written by `protoserve train`), or --backbone');
   const checkpointPath = join(values.run, 'checkpoint.ckpt');
   if (!existsSync(checkpointPath)) throw new Error(`${checkpointPath} not found: train first, or point --run at a run folder`);
   const name = values.name ?? values.run.replace(/\/+$/, '').split('/').pop()!;
@@ -110,5 +130,52 @@ export async function exportCommand(argv: string[]): Promise<number> {
   };
   const written = await writeArtifact(join(values.models, name), { manifest, onnxBytes: exported.model });
   console.error(`wrote ${written.modelPath} (sha256 ${written.manifest.sha256.slice(0, 12)}...) and ${written.manifestPath}; exported with ${backend.name}`);
+  return 0;
+}
+
+/** A freshly initialized face backbone as an embedder artifact (pipeline tests, speed). */
+async function exportUntrainedEmbedder(o: {
+  backbone: string;
+  name: string;
+  models: string;
+  version: string;
+  seed: string;
+  'embedding-dim'?: string;
+  backend?: string;
+}): Promise<number> {
+  if (!FACE_BACKBONES.includes(o.backbone)) {
+    throw new Error(`Unsupported backbone: "${o.backbone}". Should be one of: ${FACE_BACKBONES.join(', ')}`);
+  }
+  const seed = Number(o.seed);
+  const embeddingDim = o['embedding-dim'] === undefined ? undefined : Number(o['embedding-dim']);
+  if (!Number.isInteger(seed)) throw new Error(`--seed: expected an integer, got "${o.seed}"`);
+  if (embeddingDim !== undefined && !(Number.isInteger(embeddingDim) && embeddingDim > 0)) {
+    throw new Error(`--embedding-dim: expected a positive integer, got "${o['embedding-dim']}"`);
+  }
+  const backend = await resolveTrainingBackend({ backend: o.backend });
+  const net = buildBackbone(o.backbone, { seed, embeddingDim });
+  const exported = await exportToOnnx(net, { inputName: 'input.1', outputName: 'embedding', append: 'l2norm' });
+  net.dispose();
+  console.error(`parity: max abs diff ${exported.parity.maxAbsDiff.toExponential(2)} (relative ${exported.parity.relative.toExponential(2)})`);
+  const [, channels, height, width] = exported.inputShape;
+  const manifest: ManifestDraft = {
+    schema: MANIFEST_SCHEMA_VERSION,
+    name: o.name,
+    version: o.version,
+    task: 'embedder',
+    input: { tensor: exported.inputName, layout: 'NCHW', height, width, channels, color: 'rgb', scale: 1, mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5], resize: 'stretch' },
+    output: { tensor: exported.outputName, kind: 'embedding', dimension: exported.outputDim, normalized: true },
+    provenance: {
+      dataset: 'none: untrained (random initialization), for pipeline tests only',
+      backbone: o.backbone,
+      hyperparameters: { seed, embeddingDim: exported.outputDim },
+      backend: backend.name,
+      commit: gitCommit(),
+      date: new Date().toISOString(),
+      parity: { maxAbsDiff: exported.parity.maxAbsDiff, relative: exported.parity.relative, samples: exported.parity.samples },
+    },
+  };
+  const written = await writeArtifact(join(o.models, o.name), { manifest, onnxBytes: exported.model });
+  console.error(`wrote ${written.modelPath} and ${written.manifestPath} (untrained ${o.backbone}, ${exported.outputDim}-d)`);
   return 0;
 }
