@@ -51,10 +51,18 @@ function makeOptimizer(c: RunConfig): tf.Optimizer {
   return c.optimizer === 'adam' ? tf.train.adam(c.learningRate) : tf.train.momentum(c.learningRate, c.momentum);
 }
 
-async function optimizerWeights(optimizer: tf.Optimizer): Promise<NamedWeights> {
+/**
+ * The optimizer's slots, keyed `<position of the variable in trainableVariables()>/<slot>`:
+ * tfjs names slots after its variables' generated ids, which differ from process to process,
+ * and restores them by position anyway.
+ */
+async function optimizerWeights(optimizer: tf.Optimizer, variables: tf.Variable[]): Promise<NamedWeights> {
+  const position = new Map(variables.map((v, i) => [v.name, String(i)]));
   const out: NamedWeights = {};
   for (const { name, tensor } of await optimizer.getWeights()) {
-    out[name] = { shape: tensor.shape, values: Float32Array.from(await tensor.data()) };
+    const slash = name.lastIndexOf('/');
+    const key = slash > 0 ? `${position.get(name.slice(0, slash)) ?? name.slice(0, slash)}${name.slice(slash)}` : name;
+    out[key] = { shape: tensor.shape, values: Float32Array.from(await tensor.data()) };
   }
   return out;
 }
@@ -107,7 +115,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { height, width, channels } = dataset;
   const variables = net.trainableVariables();
   const save = async () =>
-    writeCheckpoint(opts.checkpointPath, { state, weights: net.getWeights(), optimizer: await optimizerWeights(optimizer) });
+    writeCheckpoint(opts.checkpointPath, { state, weights: net.getWeights(), optimizer: await optimizerWeights(optimizer, variables) });
 
   let stepsThisRun = 0;
   const totalImages = (c.epochs - state.epoch) * train.count - state.stepInEpoch * c.batchSize;
