@@ -102,7 +102,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const address = server.address() as AddressInfo;
   const shownHost = !options.host || options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${address.port}`;
-  log(`listening on ${url} (${sessions.length} model${sessions.length === 1 ? '' : 's'}, device ${device})`);
+  const scope = shownHost === options.host ? '' : 'all interfaces, ';
+  log(`listening on ${scope}${url} (${sessions.length} model${sessions.length === 1 ? '' : 's'}, device ${device})`);
 
   const ready = pool.warmup((m) => {
     if (m.state === 'failed') logError(`warm-up of ${m.session.name} failed: ${m.reason}`);
