@@ -1,10 +1,16 @@
 // Training throughput per backend on one fixed small CNN, written with raw tf ops (no tf.layers)
-// so the numbers measure the backends' kernels, forward and backward, not layer bookkeeping.
+// so the numbers measure the backends' kernels, forward and backward, not layer bookkeeping;
+// and, next to it, on the project's own training path (a GraphNet classifier from
+// src/train/nets, the net `protoserve train` trains by default), so its overhead shows in one run.
 //
-//   npx tsx scripts/bench/train-speed.ts [--backends wasm,cpu] [--steps N] [--cpu-steps M]
+//   npx tsx scripts/bench/train-speed.ts [--backends wasm,cpu] [--nets small-cnn,resnet8] [--steps N] [--cpu-steps M]
 //
-// Net: 28x28x1 -> conv3x3 16 -> relu -> conv3x3/2 32 -> relu -> conv3x3/2 64 -> relu
-//      -> global average pool -> dense 10, softmax cross-entropy, plain SGD, batch 64.
+// small-cnn: 28x28x1 -> conv3x3 16 -> relu -> conv3x3/2 32 -> relu -> conv3x3/2 64 -> relu
+//            -> global average pool -> dense 10.
+// resnet8:   buildClassifierNet('resnet8', 10, width 16) on 28x28x1: ~4-5x the small CNN's
+//            multiply-adds, plus 7 batch norms (batch statistics) and 2 projection shortcuts.
+// Both: softmax cross-entropy, plain SGD, batch 64, the same data. (`protoserve train` uses Adam;
+// its update is under 1% of a resnet8 step, see scripts/bench/profile-train-step.ts.)
 // Every backend starts from the same weights and data (seeded). wasm is always measured too: it is
 // the baseline the other figures are divided by, from the same run on the same machine.
 import * as tf from '@tensorflow/tfjs';
@@ -16,6 +22,10 @@ import {
   resolveTrainingBackend,
   type TrainingBackendName,
 } from '../../src/train/backends/index.js';
+import { buildClassifierNet } from '../../src/train/nets/classifier.js';
+
+const NET_NAMES = ['small-cnn', 'resnet8'] as const;
+type NetName = (typeof NET_NAMES)[number];
 
 const BATCH = 64;
 const CLASSES = 10;
@@ -24,6 +34,7 @@ const LEARNING_RATE = 0.05;
 const { values } = parseArgs({
   options: {
     backends: { type: 'string', default: TRAINING_BACKEND_NAMES.join(',') },
+    nets: { type: 'string', default: NET_NAMES.join(',') },
     steps: { type: 'string', default: '30' },
     'cpu-steps': { type: 'string', default: '2' },
     warmup: { type: 'string', default: '3' },
@@ -38,6 +49,13 @@ for (const name of requested) {
   }
 }
 const backends = requested as TrainingBackendName[];
+const nets = values.nets.split(',').map((s) => s.trim()).filter(Boolean);
+for (const name of nets) {
+  if (!(NET_NAMES as readonly string[]).includes(name)) {
+    console.error(`Unsupported net: "${name}". Should be one of: ${NET_NAMES.join(', ')}`);
+    process.exit(2);
+  }
+}
 if (!backends.includes('wasm')) backends.push('wasm');
 const steps = positiveInt(values.steps, '--steps');
 const cpuSteps = positiveInt(values['cpu-steps'], '--cpu-steps');
@@ -87,6 +105,7 @@ function makeBatch(): { x: Float32Array; labels: Int32Array } {
 
 interface Result {
   backend: TrainingBackendName;
+  net: NetName;
   description?: string;
   unavailable?: string;
   imagesPerSecond?: number;
@@ -96,31 +115,51 @@ interface Result {
   lastLoss?: number;
 }
 
-async function measure(name: TrainingBackendName): Promise<Result> {
-  let description: string;
-  try {
-    description = (await resolveTrainingBackend({ backend: name, log: () => {} })).description;
-  } catch (error) {
-    if (error instanceof TrainingBackendError) return { backend: name, unavailable: error.message };
-    throw error;
-  }
+/** The loss of one net on (x, y) and its trainable variables; dispose frees the variables. */
+interface Model {
+  logits: (x: tf.Tensor4D) => tf.Tensor2D;
+  variables: tf.Variable[];
+  dispose: () => void;
+}
+
+function smallCnn(backend: TrainingBackendName): Model {
   const init = initialWeights();
   const vars = Object.fromEntries(
-    Object.entries(init).map(([k, v]) => [k, tf.variable(tf.tensor(v.values, v.shape), true, `${name}/${k}`)]),
+    Object.entries(init).map(([k, v]) => [k, tf.variable(tf.tensor(v.values, v.shape), true, `${backend}/${k}`)]),
   ) as Record<keyof typeof init, tf.Variable>;
-  const batch = makeBatch();
-  const x = tf.tensor4d(batch.x, [BATCH, 28, 28, 1]);
-  const y = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), CLASSES);
-  const loss = () =>
-    tf.tidy(() => {
+  return {
+    logits: (x) => {
       let h: tf.Tensor = tf.relu(tf.add(tf.conv2d(x, vars.w1 as tf.Tensor4D, 1, 'same'), vars.b1));
       h = tf.relu(tf.add(tf.conv2d(h as tf.Tensor4D, vars.w2 as tf.Tensor4D, 2, 'same'), vars.b2));
       h = tf.relu(tf.add(tf.conv2d(h as tf.Tensor4D, vars.w3 as tf.Tensor4D, 2, 'same'), vars.b3));
       const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
-      const logits = tf.add(tf.matMul(pooled, vars.w4 as tf.Tensor2D), vars.b4);
-      return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-    });
-  const varList = Object.values(vars);
+      return tf.add(tf.matMul(pooled, vars.w4 as tf.Tensor2D), vars.b4);
+    },
+    variables: Object.values(vars),
+    dispose: () => tf.dispose(Object.values(vars)),
+  };
+}
+
+function graphNet(): Model {
+  // Seeded initialization (independent of the backend), as `protoserve train` builds it.
+  const net = buildClassifierNet('resnet8', CLASSES, { inputShape: [28, 28, 1], width: 16, seed: 1 });
+  return { logits: (x) => net.apply(x, true), variables: net.trainableVariables(), dispose: () => net.dispose() };
+}
+
+async function measure(name: TrainingBackendName, netName: NetName): Promise<Result> {
+  let description: string;
+  try {
+    description = (await resolveTrainingBackend({ backend: name, log: () => {} })).description;
+  } catch (error) {
+    if (error instanceof TrainingBackendError) return { backend: name, net: netName, unavailable: error.message };
+    throw error;
+  }
+  const model = netName === 'resnet8' ? graphNet() : smallCnn(name);
+  const batch = makeBatch();
+  const x = tf.tensor4d(batch.x, [BATCH, 28, 28, 1]);
+  const y = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), CLASSES);
+  const loss = () => tf.tidy(() => tf.losses.softmaxCrossEntropy(y, model.logits(x)) as tf.Scalar);
+  const varList = model.variables;
   const step = (): number =>
     tf.tidy(() => {
       const { value, grads } = tf.variableGrads(loss, varList);
@@ -128,6 +167,7 @@ async function measure(name: TrainingBackendName): Promise<Result> {
       return value.dataSync()[0]; // waits for the step to finish on asynchronous backends
     });
 
+  // (The loss of resnet8 in training mode also moves its batch norms' running statistics.)
   const initialLoss = tf.tidy(() => loss().dataSync()[0]);
   const count = name === 'cpu' ? cpuSteps : steps;
   const warm = name === 'cpu' ? 0 : warmup; // a cpu step takes tens of seconds; JIT warm-up is noise there
@@ -141,7 +181,7 @@ async function measure(name: TrainingBackendName): Promise<Result> {
     const elapsed = (now - start) / 1000;
     const rate = ((i + 1) * BATCH) / elapsed;
     const eta = (count - i - 1) * (elapsed / (i + 1));
-    const line = `  ${name}: step ${i + 1}/${count}, ${rate.toFixed(1)} images/s, ETA ${eta.toFixed(0)} s`;
+    const line = `  ${name} ${netName}: step ${i + 1}/${count}, ${rate.toFixed(1)} images/s, ETA ${eta.toFixed(0)} s`;
     if (process.stderr.isTTY) process.stderr.write(`\r${line}   ${i + 1 === count ? '\n' : ''}`);
     else if (now - lastReport > 10_000 || i + 1 === count) {
       process.stderr.write(line + '\n');
@@ -149,25 +189,26 @@ async function measure(name: TrainingBackendName): Promise<Result> {
     }
   }
   const seconds = (performance.now() - start) / 1000;
-  tf.dispose([x, y, ...varList]);
-  return { backend: name, description, imagesPerSecond: (count * BATCH) / seconds, steps: count, initialLoss, lastLoss };
+  tf.dispose([x, y]);
+  model.dispose();
+  return { backend: name, net: netName, description, imagesPerSecond: (count * BATCH) / seconds, steps: count, initialLoss, lastLoss };
 }
 
 const results: Result[] = [];
-for (const name of backends) results.push(await measure(name));
+for (const netName of nets as NetName[]) for (const name of backends) results.push(await measure(name, netName));
 
-const baseline = results.find((r) => r.backend === 'wasm')?.imagesPerSecond;
-console.log(`\ntrain-speed: small CNN on 28x28x1, batch ${BATCH}, SGD; ${new Date().toISOString()}`);
-console.log('| backend | what runs | steps | images/s | vs wasm | initial loss -> after warm-up and steps |');
-console.log('|---|---|---:|---:|---:|---|');
+console.log(`\ntrain-speed: ${nets.join(' and ')} on 28x28x1, batch ${BATCH}, SGD; ${new Date().toISOString()}`);
+console.log('| net | backend | what runs | steps | images/s | vs wasm | initial loss -> after warm-up and steps |');
+console.log('|---|---|---|---:|---:|---:|---|');
 for (const r of results) {
   if (r.unavailable) {
-    console.log(`| ${r.backend} | unavailable: ${r.unavailable.split('. ')[0].replace(/^Training backend "[^"]+" cannot run here: /, '')} | | | | |`);
+    console.log(`| ${r.net} | ${r.backend} | unavailable: ${r.unavailable.split('. ')[0].replace(/^Training backend "[^"]+" cannot run here: /, '')} | | | | |`);
     continue;
   }
+  const baseline = results.find((b) => b.backend === 'wasm' && b.net === r.net)?.imagesPerSecond;
   const ratio = baseline ? (r.imagesPerSecond! / baseline).toFixed(3) : 'n/a';
   console.log(
-    `| ${r.backend} | ${r.description} | ${r.steps} | ${r.imagesPerSecond!.toFixed(1)} | ${ratio} | ` +
+    `| ${r.net} | ${r.backend} | ${r.description} | ${r.steps} | ${r.imagesPerSecond!.toFixed(1)} | ${ratio} | ` +
       `${r.initialLoss!.toFixed(5)} -> ${r.lastLoss!.toFixed(4)} |`,
   );
 }

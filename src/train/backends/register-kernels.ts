@@ -33,3 +33,34 @@ export function replaceKernels(configs: readonly tf.KernelConfig[]): string[] {
   }
   return registered;
 }
+
+/**
+ * A kernel that handles some cases itself and hands the rest to the backend's own kernel, which
+ * it receives when it is registered (e.g. a fast path for one layout).
+ */
+export interface KernelWrapper {
+  kernelName: string;
+  backendName: string;
+  wrap(original: tf.KernelFunc): tf.KernelFunc;
+}
+
+const wrappedFuncs = new WeakSet<tf.KernelFunc>();
+
+/**
+ * Registers each wrapper around the kernel registered now under its name, keeping that kernel's
+ * setup and dispose functions; returns the names wrapped by this call (none the second time).
+ * A kernel the backend lacks is not wrapped.
+ */
+export function wrapKernels(wrappers: readonly KernelWrapper[]): string[] {
+  const registered: string[] = [];
+  for (const w of wrappers) {
+    const current = tf.getKernel(w.kernelName, w.backendName);
+    if (current == null || wrappedFuncs.has(current.kernelFunc)) continue;
+    const kernelFunc = w.wrap(current.kernelFunc);
+    wrappedFuncs.add(kernelFunc);
+    tf.unregisterKernel(w.kernelName, w.backendName);
+    tf.registerKernel({ ...current, kernelFunc });
+    registered.push(w.kernelName);
+  }
+  return registered;
+}

@@ -7,7 +7,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { resolveTrainingBackend } from '../../../src/train/backends/index.js';
-import { WASM_MISSING_KERNELS, WASM_REPLACED_KERNELS } from '../../../src/train/backends/wasm-kernels/index.js';
+import { WASM_MISSING_KERNELS, WASM_REPLACED_KERNELS, mergeSliceAxes } from '../../../src/train/backends/wasm-kernels/index.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -208,6 +208,56 @@ describe('gather gradient (UnsortedSegmentSum) on wasm matches cpu', () => {
     assert.deepEqual(Array.from(ints), [3, 3]);
     const [empty] = on('wasm', () => [tf.unsortedSegmentSum(tf.zeros([0, 2]), tf.zeros([0], 'int32'), 2)]);
     assert.deepEqual(Array.from(empty), [0, 0, 0, 0]);
+  });
+});
+
+describe('faster wasm Identity, Slice, Sum and Mean match cpu', () => {
+  test('slices: NHWC crops, inner offsets, whole axes, size-1 axes, rank 1 and 5, int32', () => {
+    assertSameOnBoth('slice', () => {
+      const x = values([3, 7, 9, 5], 1);
+      const x5 = values([2, 3, 1, 4, 6], 2);
+      return [
+        tf.slice(x, [0, 1, 1, 0], [-1, 5, 7, -1]),
+        tf.slice(x, [1, 0, 2, 1], [2, -1, 3, 3]),
+        tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, -1]),
+        tf.slice(x, [2, 6, 8, 4], [1, 1, 1, 1]),
+        tf.slice(values([11], 3), [4], [5]),
+        tf.slice(x5, [1, 1, 0, 1, 0], [1, 2, 1, 2, 6]),
+        tf.cast(tf.slice(tf.cast(tf.mul(x, 100), 'int32'), [0, 2, 0, 1], [-1, 3, -1, 2]), 'float32'),
+      ];
+    });
+    assert.deepEqual(mergeSliceAxes([64, 29, 29, 16], [0, 1, 1, 0], [64, 28, 28, 16]), {
+      shape: [64, 29, 464], begin: [0, 1, 16], size: [64, 28, 448],
+    });
+  });
+
+  test('sums and means over leading axes (batch-norm statistics), other axes, keepDims, and their gradients', () => {
+    assertSameOnBoth('reduce', () => {
+      const x = values([6, 5, 7, 4], 4);
+      const bn = tf.grad((t: tf.Tensor) => {
+        const { mean, variance } = tf.moments(t, [0, 1, 2]);
+        // Weights per element: a per-channel weight would make the gradient vanish (normalized
+        // values sum to 0 per channel).
+        return tf.sum(tf.mul(tf.div(tf.sub(t, mean), tf.sqrt(tf.add(variance, 1e-3))), values(t.shape, 5)));
+      })(x);
+      return [
+        tf.sum(x, [0, 1, 2]), tf.mean(x, [0, 1, 2]), tf.sum(x, [1, 0], true), tf.mean(x, 0),
+        tf.sum(x, [1, 2]), tf.mean(x), tf.sum(x, [0, 2]), bn,
+      ];
+    });
+    const [ints] = on('wasm', () => [tf.sum(tf.tensor2d([[1, 2], [3, 4], [5, 6]], [3, 2], 'int32'), 0)]);
+    assert.deepEqual(Array.from(ints), [9, 12]);
+  });
+
+  test('a clone shares the data and outlives the original', () => {
+    const [copy] = on('wasm', () => {
+      const x = values([2, 3], 6);
+      const y = tf.clone(x);
+      x.dispose();
+      return [y];
+    });
+    const [want] = on('cpu', () => [values([2, 3], 6)]);
+    assert.deepEqual(Array.from(copy), Array.from(want));
   });
 });
 

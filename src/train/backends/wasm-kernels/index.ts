@@ -9,8 +9,11 @@ import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.js';
 import { depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop-input.js';
+import { identityConfig } from './identity.js';
+import { meanWrapper, sumWrapper } from './leading-axes-reduce.js';
+import { sliceWrapper } from './slice.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
-import { registerMissingKernels, replaceKernels } from '../register-kernels.js';
+import { registerMissingKernels, replaceKernels, wrapKernels, type KernelWrapper } from '../register-kernels.js';
 
 /** Kernels tfjs 4.22's wasm backend does not have at all. */
 export const WASM_MISSING_KERNELS: readonly tf.KernelConfig[] = [
@@ -21,14 +24,21 @@ export const WASM_MISSING_KERNELS: readonly tf.KernelConfig[] = [
 ];
 
 /** Kernels the wasm backend has, replaced because ours are much faster (see each file). */
-export const WASM_REPLACED_KERNELS: readonly tf.KernelConfig[] = [conv2dBackpropInputConfig];
+export const WASM_REPLACED_KERNELS: readonly tf.KernelConfig[] = [conv2dBackpropInputConfig, identityConfig];
+
+/** Kernels the wasm backend has, wrapped with a fast path for the cases that are slow in training. */
+export const WASM_WRAPPED_KERNELS: readonly KernelWrapper[] = [sliceWrapper, sumWrapper, meanWrapper];
 
 /**
  * Registers our wasm kernels; returns the names registered by this call (none the second time).
  * A missing kernel that is already there (a native one from a newer tfjs) is left alone.
  */
 export function registerWasmTrainingKernels(): string[] {
-  return [...registerMissingKernels(WASM_MISSING_KERNELS), ...replaceKernels(WASM_REPLACED_KERNELS)];
+  return [
+    ...registerMissingKernels(WASM_MISSING_KERNELS),
+    ...replaceKernels(WASM_REPLACED_KERNELS),
+    ...wrapKernels(WASM_WRAPPED_KERNELS),
+  ];
 }
 
 export { conv2dFilterGradient } from './conv2d-backprop-filter.js';
@@ -36,3 +46,4 @@ export { conv2dInputGradient } from './conv2d-backprop-input.js';
 export { depthwiseConv2dFilterGradient } from './depthwise-conv2d-backprop-filter.js';
 export { depthwiseConv2dInputGradient } from './depthwise-conv2d-backprop-input.js';
 export { unsortedSegmentSumByScatter } from './unsorted-segment-sum.js';
+export { mergeSliceAxes } from './slice.js';

@@ -1,0 +1,147 @@
+// Where the time of one training step goes, per kernel: the project's own path (a GraphNet
+// classifier, softmax cross-entropy, tf.variableGrads, Adam), on one backend.
+//
+//   npx tsx scripts/bench/profile-train-step.ts [--net resnet8] [--width 16] [--backend wasm] [--steps 10]
+//
+// Every kernel call goes through tf.engine().runKernel; wrapping it times each call. A kernel of
+// ours built from other kernels (src/train/backends/*-kernels) is charged only its own time
+// (self time); the nested kernels it runs are listed under their own names, marked "(nested)".
+// Phases: forward (net + loss), backward (the rest of variableGrads), optimizer (applyGradients).
+// "outside kernels" is the step's wall time not spent in any kernel: tape, tidy, JS glue.
+import * as tf from '@tensorflow/tfjs';
+import { parseArgs } from 'node:util';
+import { resolveTrainingBackend } from '../../src/train/backends/index.js';
+import { buildClassifierNet } from '../../src/train/nets/classifier.js';
+import { SoftmaxCrossEntropy } from '../../src/train/objectives/softmax-cross-entropy.js';
+
+const { values } = parseArgs({
+  options: {
+    net: { type: 'string', default: 'resnet8' },
+    width: { type: 'string', default: '16' },
+    backend: { type: 'string', default: 'wasm' },
+    batch: { type: 'string', default: '64' },
+    steps: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    top: { type: 'string', default: '40' },
+    /** Also list every call of these kernels (comma-separated) with its input shapes. */
+    detail: { type: 'string', default: '' },
+  },
+});
+const BATCH = Number(values.batch);
+const CLASSES = 10;
+const steps = Number(values.steps);
+const warmup = Number(values.warmup);
+
+const backend = await resolveTrainingBackend({ backend: values.backend, log: () => {} });
+const net = buildClassifierNet(values.net, CLASSES, { inputShape: [28, 28, 1], width: Number(values.width), seed: 1 });
+const objective = new SoftmaxCrossEntropy(CLASSES);
+const optimizer: tf.Optimizer = tf.train.adam(1e-3);
+const variables = net.trainableVariables();
+
+let seed = 777;
+const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+const x = tf.tensor4d(Float32Array.from({ length: BATCH * 28 * 28 }, next), [BATCH, 28, 28, 1]);
+const y = tf.tensor1d(Int32Array.from({ length: BATCH }, () => Math.floor(next() * CLASSES)), 'int32');
+
+type Phase = 'forward' | 'backward' | 'optimizer';
+let phase: Phase = 'forward';
+const step = (): number =>
+  tf.tidy(() => {
+    phase = 'forward';
+    const { value, grads } = tf.variableGrads(() => {
+      const loss = objective.loss(net.apply(x, true), y);
+      phase = 'backward';
+      return loss;
+    }, variables);
+    phase = 'optimizer';
+    optimizer.applyGradients(grads);
+    return value.dataSync()[0];
+  });
+
+interface Row { calls: number; ms: number }
+const rows = new Map<string, Row>();
+const detailed = new Set(values.detail.split(',').filter(Boolean));
+const details = new Map<string, Row>();
+let recording = false;
+const stack: { name: string; child: number }[] = [];
+const engine = tf.engine() as unknown as { runKernel: (...args: unknown[]) => unknown };
+const original = engine.runKernel;
+engine.runKernel = function (this: unknown, ...args: unknown[]) {
+  if (!recording) return original.apply(this, args);
+  const name = args[0] as string;
+  stack.push({ name, child: 0 });
+  const start = performance.now();
+  try {
+    return original.apply(this, args);
+  } finally {
+    const total = performance.now() - start;
+    const frame = stack.pop()!;
+    if (stack.length > 0) stack[stack.length - 1].child += total;
+    const parent = stack.length > 0 ? ` (in ${stack[0].name})` : '';
+    const key = `${phase}\t${name}${parent}`;
+    if (detailed.has(name)) {
+      const inputs = Object.values(args[1] as Record<string, tf.TensorInfo>);
+      const dkey = `${phase} ${name}${parent} ${inputs.map((t) => `[${t.shape}]`).join(' ')} ${JSON.stringify(args[2] ?? {})}`;
+      const d = details.get(dkey) ?? { calls: 0, ms: 0 };
+      d.calls++;
+      d.ms += total - frame.child;
+      details.set(dkey, d);
+    }
+    const row = rows.get(key) ?? { calls: 0, ms: 0 };
+    row.calls++;
+    row.ms += total - frame.child;
+    rows.set(key, row);
+  }
+};
+
+for (let i = 0; i < warmup; i++) step();
+// Untimed-by-kernel wall clock first, then the instrumented steps (the wrapper costs a little).
+let start = performance.now();
+for (let i = 0; i < steps; i++) step();
+const plainMs = (performance.now() - start) / steps;
+recording = true;
+start = performance.now();
+for (let i = 0; i < steps; i++) step();
+const stepMs = (performance.now() - start) / steps;
+recording = false;
+
+const perStep = [...rows].map(([key, r]) => {
+  const [p, name] = key.split('\t');
+  return { phase: p, name, calls: r.calls / steps, ms: r.ms / steps };
+});
+const inKernels = perStep.reduce((a, r) => a + r.ms, 0);
+console.log(
+  `\nprofile: ${net.name} (${variables.length} trainable tensors), batch ${BATCH}, ${backend.description}; ` +
+    `${plainMs.toFixed(1)} ms/step uninstrumented (${((BATCH * 1000) / plainMs).toFixed(1)} img/s), ` +
+    `${stepMs.toFixed(1)} ms/step instrumented`,
+);
+console.log('\n| phase | ms/step | share |\n|---|---:|---:|');
+for (const p of ['forward', 'backward', 'optimizer'] as Phase[]) {
+  const ms = perStep.filter((r) => r.phase === p).reduce((a, r) => a + r.ms, 0);
+  console.log(`| ${p} | ${ms.toFixed(1)} | ${((100 * ms) / stepMs).toFixed(1)}% |`);
+}
+console.log(`| outside kernels | ${(stepMs - inKernels).toFixed(1)} | ${((100 * (stepMs - inKernels)) / stepMs).toFixed(1)}% |`);
+
+console.log('\n| kernel (all phases) | calls/step | ms/step | share |\n|---|---:|---:|---:|');
+const byName = new Map<string, { calls: number; ms: number }>();
+for (const r of perStep) {
+  const row = byName.get(r.name) ?? { calls: 0, ms: 0 };
+  row.calls += r.calls;
+  row.ms += r.ms;
+  byName.set(r.name, row);
+}
+for (const [name, r] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(values.top))) {
+  console.log(`| ${name} | ${r.calls.toFixed(0)} | ${r.ms.toFixed(2)} | ${((100 * r.ms) / stepMs).toFixed(1)}% |`);
+}
+console.log('\n| phase | kernel | calls/step | ms/step |\n|---|---|---:|---:|');
+for (const r of perStep.sort((a, b) => b.ms - a.ms).slice(0, Number(values.top))) {
+  console.log(`| ${r.phase} | ${r.name} | ${r.calls.toFixed(0)} | ${r.ms.toFixed(2)} |`);
+}
+if (details.size > 0) {
+  console.log('\n| call | calls/step | ms/step |\n|---|---:|---:|');
+  for (const [k, r] of [...details].sort((a, b) => b[1].ms - a[1].ms)) {
+    console.log(`| ${k} | ${(r.calls / steps).toFixed(0)} | ${(r.ms / steps).toFixed(2)} |`);
+  }
+}
+tf.dispose([x, y]);
+net.dispose();
