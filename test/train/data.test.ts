@@ -47,6 +47,14 @@ describe('IDX reader', () => {
     assert.deepEqual(Array.from(mnist.test.labels.subarray(0, 10)), [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
   });
 
+  it('loads the real gzipped Fashion-MNIST files of Debian\'s dataset-fashion-mnist', () => {
+    const fashion = loadDataset('fashion-mnist');
+    assert.equal(fashion.train.count, 60000);
+    assert.equal(fashion.test.count, 10000);
+    assert.deepEqual(Array.from(fashion.train.labels.subarray(0, 10)), [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]);
+    assert.equal(fashion.classNames[9], 'Ankle boot');
+  });
+
   it('names unknown datasets with the list of known ones', () => {
     assert.throws(() => loadDataset('cifar'), /Unsupported dataset: "cifar". Should be one of: mnist, fashion-mnist/);
   });
