@@ -37,6 +37,7 @@ const ALLOWED: ReadonlyArray<[string, string]> = [
   [MODEL_ROUTES.one, 'GET, HEAD'],
   [PREDICT_ROUTES.classify, 'POST'],
   [PREDICT_ROUTES.embed, 'POST'],
+  [PREDICT_ROUTES.verify, 'POST'],
 ];
 
 export function createApp(options: AppOptions): Express {

@@ -15,6 +15,8 @@ import {
 } from './error-codes.js';
 
 export const IMAGE_FIELD = 'image';
+/** The two files of a 1:1 verification request. */
+export const PAIR_FIELDS = ['image1', 'image2'] as const;
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** Room for multipart boundaries and part headers around the file itself. */
 const MULTIPART_OVERHEAD = 64 * 1024;
@@ -51,7 +53,7 @@ export function imageBody(options: ImageBodyOptions = {}): RequestHandler {
 
     if (req.is('multipart/form-data')) {
       return upload(req, res, (err?: unknown) => {
-        if (err) return next(multipartError(err, maxBytes));
+        if (err) return next(multipartError(err, maxBytes, `in field "${IMAGE_FIELD}"`));
         if (!req.file) {
           const fields = Object.keys((req.body as Record<string, unknown> | undefined) ?? {});
           const detail = fields.includes(IMAGE_FIELD)
@@ -77,15 +79,54 @@ export function imageBody(options: ImageBodyOptions = {}): RequestHandler {
   };
 }
 
-function multipartError(err: unknown, maxBytes: number): HttpError {
+/** The two images of the request, once imagePairBody() ran. */
+export function imagePairOf(res: Response): [Buffer, Buffer] {
+  return res.locals.images as [Buffer, Buffer];
+}
+
+/**
+ * Middleware for two images: multipart/form-data with file fields "image1" and "image2" (a raw
+ * body holds one image only). Leaves them in res.locals.images (read them with imagePairOf).
+ */
+export function imagePairBody(options: ImageBodyOptions = {}): RequestHandler {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const expected = `in fields "${PAIR_FIELDS[0]}" and "${PAIR_FIELDS[1]}"`;
+  const upload = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: maxBytes, files: 2, fields: 16, fieldSize: 16 * 1024, parts: 32, headerPairs: 64 },
+  }).fields(PAIR_FIELDS.map((name) => ({ name, maxCount: 1 })));
+
+  return (req: Request, res: Response, next: NextFunction) => {
+    const length = Number(req.headers['content-length'] ?? NaN);
+    if (Number.isFinite(length) && length > 2 * maxBytes + MULTIPART_OVERHEAD) return next(new PAYLOAD_TOO_LARGE(maxBytes));
+    if (!req.is('multipart/form-data')) {
+      return next(new UNSUPPORTED_MEDIA_TYPE(`${JSON.stringify(req.headers['content-type'] ?? '(none)')}: two images need multipart/form-data (curl: -F ${PAIR_FIELDS[0]}=@a.jpg -F ${PAIR_FIELDS[1]}=@b.jpg)`));
+    }
+    upload(req, res, (err?: unknown) => {
+      if (err) return next(multipartError(err, maxBytes, expected));
+      const files = (req.files ?? {}) as Record<string, Express.Multer.File[] | undefined>;
+      const images: Buffer[] = [];
+      for (const field of PAIR_FIELDS) {
+        const file = files[field]?.[0];
+        if (!file) return next(new IMAGE_REQUIRED(`no file field "${field}" in the form; send the two images ${expected}`));
+        if (file.size === 0) return next(new IMAGE_REQUIRED(`the file in field "${field}" is empty`));
+        images.push(file.buffer);
+      }
+      res.locals.images = images;
+      next();
+    });
+  };
+}
+
+function multipartError(err: unknown, maxBytes: number, expected: string): HttpError {
   if (err instanceof MulterError) {
     switch (err.code) {
       case 'LIMIT_FILE_SIZE':
         return new PAYLOAD_TOO_LARGE(maxBytes);
       case 'LIMIT_UNEXPECTED_FILE':
-        return new IMAGE_REQUIRED(`expected the file in field "${IMAGE_FIELD}", got a file in field "${err.field ?? '?'}"`);
+        return new IMAGE_REQUIRED(`expected the file ${expected}, got a file in field "${err.field ?? '?'}"`);
       case 'LIMIT_FILE_COUNT':
-        return new MULTIPART_MALFORMED(`send exactly one file, in field "${IMAGE_FIELD}"`);
+        return new MULTIPART_MALFORMED(`too many files; send them ${expected}`);
       default:
         return new MULTIPART_MALFORMED(`${err.message}${err.field ? ` (field "${err.field}")` : ''}`);
     }

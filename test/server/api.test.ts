@@ -196,6 +196,57 @@ describe('HTTP API', () => {
     });
   });
 
+  describe('verify', () => {
+    const url = '/v1/models/color-embedder/verify';
+    const cosine = (a: [number, number, number], b: [number, number, number]) => {
+      const u = colorEmbedding(a);
+      const v = colorEmbedding(b);
+      return u.reduce((sum, x, i) => sum + x * v[i], 0);
+    };
+
+    test('answers the cosine similarity and the decision at each operating point', async () => {
+      const a: [number, number, number] = [255, 0, 100];
+      for (const [b, same] of [[[250, 10, 90], true], [[0, 255, 100], false]] as const) {
+        const res = await request(server)
+          .post(url)
+          .attach('image1', await solidPng(16, 16, a), 'a.png')
+          .attach('image2', await solidPng(16, 16, [...b]), 'b.png');
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        const want = cosine(a, [...b] as [number, number, number]);
+        assert.ok(Math.abs(res.body.similarity - want) < 1e-5, `${res.body.similarity} vs ${want}`);
+        assert.deepEqual(res.body.decision, { far: 1e-4, threshold: 0.6, same });
+        assert.deepEqual(res.body.operating_points, [
+          { far: 1e-4, threshold: 0.6, same: want > 0.6 },
+          { far: 1e-3, threshold: 0.5, same: want > 0.5 },
+        ]);
+      }
+    });
+
+    test('?far= picks another operating point; one the model lacks is refused', async () => {
+      const img = await solidPng(16, 16, [10, 20, 30]);
+      const ok = await request(server).post(`${url}?far=0.001`).attach('image1', img, 'a.png').attach('image2', img, 'b.png');
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.deepEqual(ok.body.decision, { far: 1e-3, threshold: 0.5, same: true });
+      const missing = await request(server).post(`${url}?far=0.5`).attach('image1', img, 'a.png').attach('image2', img, 'b.png');
+      expectError(missing, 400, 'INVALID_PARAMETER');
+      assert.match(missing.body.error.message, /no operating point at FAR 0.5; it has 0.0001, 0.001/);
+      expectError(await request(server).post(`${url}?far=abc`).attach('image1', img, 'a.png').attach('image2', img, 'b.png'), 400, 'INVALID_PARAMETER');
+    });
+
+    test('a missing, empty or extra file, a raw body, or a classifier get registry errors', async () => {
+      const img = await solidPng(16, 16, [10, 20, 30]);
+      const one = await request(server).post(url).attach('image1', img, 'a.png');
+      expectError(one, 400, 'IMAGE_REQUIRED');
+      assert.match(one.body.error.message, /"image2"/);
+      expectError(await request(server).post(url).attach('image1', img, 'a.png').attach('image2', Buffer.alloc(0), 'b.png'), 400, 'IMAGE_REQUIRED');
+      expectError(await request(server).post(url).attach('image1', img, 'a.png').attach('image3', img, 'c.png'), 400, 'IMAGE_REQUIRED');
+      expectError(await request(server).post(url).set('Content-Type', 'image/png').send(img), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      expectError(await request(server).post('/v1/models/mean-probs/verify').attach('image1', img, 'a.png').attach('image2', img, 'b.png'), 400, 'WRONG_TASK');
+      const garbage = await request(server).post(url).attach('image1', img, 'a.png').attach('image2', Buffer.from('not an image'), 'b.png');
+      expectError(garbage, 415, 'IMAGE_UNREADABLE');
+    });
+  });
+
   describe('bad requests get a registry error, never a crash', () => {
     const url = '/v1/models/mean-probs/classify';
 

@@ -1,16 +1,25 @@
 // POST /v1/models/{name}/classify (classifiers) and /embed (embedders): one image in,
-// top-k {label, score} or a unit-length vector out, with where the time went.
+// top-k {label, score} or a unit-length vector out; /verify (embedders): two images in, their
+// cosine similarity and the same/different decision at the model's operating points.
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 
 import { DEFAULT_TOP_K } from '../../infer/model-session.js';
 import { preprocessImage } from '../../infer/preprocess.js';
 import type { Task } from '../../artifact/manifest.js';
-import { imageBody, imageOf } from '../content-type-parser.js';
+import type { OperatingPoint } from '../../artifact/manifest.js';
+import { imageBody, imageOf, imagePairBody, imagePairOf } from '../content-type-parser.js';
 import { INVALID_PARAMETER, WRONG_TASK } from '../error-codes.js';
 import type { ModelPool, ServedModel } from '../model-pool.js';
 import { findModel } from './models.js';
 
-export const PREDICT_ROUTES = { classify: '/v1/models/:name/classify', embed: '/v1/models/:name/embed' } as const;
+export const PREDICT_ROUTES = {
+  classify: '/v1/models/:name/classify',
+  embed: '/v1/models/:name/embed',
+  verify: '/v1/models/:name/verify',
+} as const;
+
+/** The operating point a verification decides at when the request names none (if the model has it). */
+export const DEFAULT_VERIFY_FAR = 1e-4;
 
 export interface PredictOptions {
   maxBodyBytes?: number;
@@ -54,7 +63,58 @@ export function predictRoutes(pool: ModelPool, options: PredictOptions = {}): Ro
       time_ms: times(started, preprocessed, inferred),
     });
   });
+
+  router.post(PREDICT_ROUTES.verify, withModel(pool, 'embedder'), imagePairBody({ maxBytes: options.maxBodyBytes }), async (req, res) => {
+    const started = performance.now();
+    const model = modelOf(res);
+    const { manifest } = model.session;
+    const points = manifest.operatingPoints ?? [];
+    const chosen = operatingPointParam(req, points, model.session.name);
+    const [a, b] = await Promise.all(imagePairOf(res).map((img) => preprocessImage(img, manifest.input, { maxPixels: options.maxPixels })));
+    const batch = new Float32Array(a.length * 2);
+    batch.set(a, 0);
+    batch.set(b, a.length);
+    const preprocessed = performance.now();
+    const [u, v] = await model.session.embed(batch, 2);
+    const inferred = performance.now();
+    let similarity = 0;
+    for (let i = 0; i < u.length; i++) similarity += u[i] * v[i];
+    // A threshold is the impostor score that FAR of impostor pairs exceed (protoserve eval
+    // --calibrate): a pair is judged the same identity when its similarity is above it.
+    const decide = (p: OperatingPoint) => ({ far: p.far, threshold: p.threshold, same: similarity > p.threshold });
+    res.json({
+      model: { name: manifest.name, version: manifest.version },
+      similarity,
+      decision: chosen ? decide(chosen) : null,
+      operating_points: points.map(decide),
+      ...(points.length === 0 ? { note: 'the model has no operating points: run protoserve eval --calibrate to add them' } : {}),
+      time_ms: times(started, preprocessed, inferred),
+    });
+  });
   return router;
+}
+
+/**
+ * ?far=: the operating point to decide at, one of the model's (default 1e-4 when the model has
+ * it, else the strictest one, the smallest FAR). None when the model has no operating points.
+ */
+function operatingPointParam(req: Request, points: readonly OperatingPoint[], name: string): OperatingPoint | undefined {
+  const raw = req.query.far;
+  const available = points.map((p) => p.far).join(', ');
+  const near = (x: number, y: number) => Math.abs(x - y) <= 1e-9 * Math.max(Math.abs(x), Math.abs(y));
+  if (raw === undefined) return points.find((p) => near(p.far, DEFAULT_VERIFY_FAR)) ?? points[0];
+  const far = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+  if (!(far > 0 && far <= 1)) throw new INVALID_PARAMETER('far', `expected a false accept rate in (0, 1], got ${JSON.stringify(raw)}`);
+  const point = points.find((p) => near(p.far, far));
+  if (!point) {
+    throw new INVALID_PARAMETER(
+      'far',
+      points.length === 0
+        ? `model "${name}" has no operating points; run protoserve eval --calibrate to add them`
+        : `model "${name}" has no operating point at FAR ${far}; it has ${available}`,
+    );
+  }
+  return point;
 }
 
 /**
@@ -65,7 +125,7 @@ function withModel(pool: ModelPool, task: Task): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const model = findModel(pool, req);
     if (model.session.manifest.task !== task) {
-      const other = model.session.manifest.task === 'classifier' ? 'classify' : 'embed';
+      const other = model.session.manifest.task === 'classifier' ? 'classify' : 'embed (or verify)';
       throw new WRONG_TASK(model.session.name, `${article(model.session.manifest.task)}, not ${article(task)}`, `use POST /v1/models/${model.session.name}/${other}`);
     }
     if (task === 'classifier') topKParam(req);
