@@ -80,7 +80,13 @@ export async function exportCommand(argv: string[]): Promise<number> {
 
   const backend = await resolveTrainingBackend({ backend: values.backend });
   const checkpoint = readCheckpoint<RunState>(checkpointPath);
-  const { config, history } = checkpoint.state;
+  const { config, history, stepInEpoch, epoch } = checkpoint.state;
+  if (stepInEpoch > 0) {
+    console.error(
+      `warning: the checkpoint is ${stepInEpoch} steps into epoch ${epoch + 1}; the test accuracy recorded in the manifest ` +
+        `is from the end of epoch ${epoch}${epoch === 0 ? ' (none yet)' : ''}, not of these weights`,
+    );
+  }
   const dataset = loadDataset(config.dataset);
   const net = buildClassifier(config, dataset);
   net.setWeights(checkpoint.weights);

@@ -48,7 +48,6 @@ export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.locals.pool = pool;
   if (!options.quiet) app.use(requestLog(options.log ?? ((line) => console.log(line))));
 
   app.use(healthRoutes(pool));
@@ -68,7 +67,3 @@ export function createApp(options: AppOptions): Express {
   return app;
 }
 
-/** The pool behind an app made by createApp. */
-export function poolOf(app: Express): ModelPool {
-  return app.locals.pool as ModelPool;
-}

@@ -17,6 +17,9 @@ import {
 export const IMAGE_FIELD = 'image';
 /** The two files of a 1:1 verification request. */
 export const PAIR_FIELDS = ['image1', 'image2'] as const;
+/** What the single-image routes accept, for UNSUPPORTED_MEDIA_TYPE. */
+const ONE_IMAGE = `multipart/form-data with an "${IMAGE_FIELD}" file field, or the image bytes with an image/* Content-Type`;
+const TWO_IMAGES = `multipart/form-data with file fields "${PAIR_FIELDS[0]}" and "${PAIR_FIELDS[1]}" (curl: -F ${PAIR_FIELDS[0]}=@a.jpg -F ${PAIR_FIELDS[1]}=@b.jpg)`;
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** Room for multipart boundaries and part headers around the file itself. */
 const MULTIPART_OVERHEAD = 64 * 1024;
@@ -49,7 +52,7 @@ export function imageBody(options: ImageBodyOptions = {}): RequestHandler {
       return next(new IMAGE_REQUIRED(`the body is empty; send multipart/form-data with a file field "${IMAGE_FIELD}", or the image bytes with an image/* Content-Type`));
     }
     if (Number.isFinite(length) && length > maxBytes + MULTIPART_OVERHEAD) return next(new PAYLOAD_TOO_LARGE(maxBytes));
-    if (!type) return next(new UNSUPPORTED_MEDIA_TYPE('(none)'));
+    if (!type) return next(new UNSUPPORTED_MEDIA_TYPE('(none)', ONE_IMAGE));
 
     if (req.is('multipart/form-data')) {
       return upload(req, res, (err?: unknown) => {
@@ -75,7 +78,7 @@ export function imageBody(options: ImageBodyOptions = {}): RequestHandler {
         next();
       });
     }
-    next(new UNSUPPORTED_MEDIA_TYPE(JSON.stringify(type)));
+    next(new UNSUPPORTED_MEDIA_TYPE(JSON.stringify(type), ONE_IMAGE));
   };
 }
 
@@ -98,9 +101,10 @@ export function imagePairBody(options: ImageBodyOptions = {}): RequestHandler {
 
   return (req: Request, res: Response, next: NextFunction) => {
     const length = Number(req.headers['content-length'] ?? NaN);
-    if (Number.isFinite(length) && length > 2 * maxBytes + MULTIPART_OVERHEAD) return next(new PAYLOAD_TOO_LARGE(maxBytes));
+    // Each of the two files may reach maxBytes (multer checks each); the whole body, twice that.
+    if (Number.isFinite(length) && length > 2 * maxBytes + MULTIPART_OVERHEAD) return next(new PAYLOAD_TOO_LARGE(2 * maxBytes));
     if (!req.is('multipart/form-data')) {
-      return next(new UNSUPPORTED_MEDIA_TYPE(`${JSON.stringify(req.headers['content-type'] ?? '(none)')}: two images need multipart/form-data (curl: -F ${PAIR_FIELDS[0]}=@a.jpg -F ${PAIR_FIELDS[1]}=@b.jpg)`));
+      return next(new UNSUPPORTED_MEDIA_TYPE(JSON.stringify(req.headers['content-type'] ?? '(none)'), TWO_IMAGES));
     }
     upload(req, res, (err?: unknown) => {
       if (err) return next(multipartError(err, maxBytes, expected));
@@ -140,7 +144,7 @@ function bodyParserError(err: unknown, maxBytes: number, contentType: string): u
   const status = (err as { status?: number }).status;
   const type = (err as { type?: string }).type;
   if (type === 'entity.too.large' || status === 413) return new PAYLOAD_TOO_LARGE(maxBytes);
-  if (status === 415) return new UNSUPPORTED_MEDIA_TYPE(`${JSON.stringify(contentType)} (${messageOf(err)})`);
+  if (status === 415) return new UNSUPPORTED_MEDIA_TYPE(`${JSON.stringify(contentType)} (${messageOf(err)})`, ONE_IMAGE);
   if (typeof status === 'number' && status >= 400 && status < 500) return new BAD_REQUEST(messageOf(err));
   return err;
 }

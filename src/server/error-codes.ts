@@ -60,7 +60,7 @@ export const PAYLOAD_TOO_LARGE = createError('PAYLOAD_TOO_LARGE', 'The request b
 export const IMAGE_TOO_LARGE = createError('IMAGE_TOO_LARGE', '%s', 413);
 export const UNSUPPORTED_MEDIA_TYPE = createError(
   'UNSUPPORTED_MEDIA_TYPE',
-  'Content-Type %s is not accepted; send multipart/form-data with an "image" file field, or the image bytes with an image/* Content-Type',
+  'Content-Type %s is not accepted; send %s',
   415,
 );
 export const IMAGE_UNREADABLE = createError('IMAGE_UNREADABLE', '%s', 415);

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Progress, formatDuration } from '../progress.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { BatchMaker } from './data/batches.js';
-import type { ImageDataset } from './data/image-dataset.js';
+import { pixelsPerImage, takeSplit, type ImageDataset } from './data/image-dataset.js';
 import { epochPermutation } from './data/rng.js';
 import type { Net, NamedWeights } from './nets/net.js';
 import type { Objective } from './objectives/objective.js';
@@ -19,12 +19,23 @@ export interface EpochRecord {
   imagesPerSecond: number;
 }
 
+export interface EpochTotals {
+  lossSum: number;
+  steps: number;
+  images: number;
+  seconds: number;
+}
+
+const NO_TOTALS: EpochTotals = { lossSum: 0, steps: 0, images: 0, seconds: 0 };
+
 export interface RunState {
   config: RunConfig;
   /** Completed epochs. */
   epoch: number;
   /** Steps done inside the current (incomplete) epoch. */
   stepInEpoch: number;
+  /** Running totals of the current epoch, so an epoch resumed midway is recorded whole. */
+  epochTotals: EpochTotals;
   globalStep: number;
   history: EpochRecord[];
   backend: string;
@@ -76,7 +87,7 @@ async function restoreOptimizer(optimizer: tf.Optimizer, weights: NamedWeights):
 /** Top-1 accuracy of `net` on the dataset's test split (limited by config.testLimit). */
 export function evaluateAccuracy(net: Net, dataset: ImageDataset, limit?: number, batchSize = 256): number {
   const maker = new BatchMaker(dataset);
-  const split = limit ? { ...dataset.test, count: Math.min(limit, dataset.test.count) } : dataset.test;
+  const split = limit ? takeSplit(dataset.test, limit, pixelsPerImage(dataset)) : dataset.test;
   const { height, width, channels } = dataset;
   let correct = 0;
   for (const batch of maker.sequential(split, batchSize)) {
@@ -95,21 +106,26 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { config, dataset, net, objective } = opts;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const optimizer = makeOptimizer(config);
-  let state: RunState = { config, epoch: 0, stepInEpoch: 0, globalStep: 0, history: [], backend: opts.backend };
+  let state: RunState = { config, epoch: 0, stepInEpoch: 0, epochTotals: { ...NO_TOTALS }, globalStep: 0, history: [], backend: opts.backend };
 
   if (opts.resume && existsSync(opts.checkpointPath)) {
     const ckpt = readCheckpoint<RunState>(opts.checkpointPath);
     net.setWeights(ckpt.weights);
     await restoreOptimizer(optimizer, ckpt.optimizer);
     // The stored configuration wins, except for the number of epochs, which may be extended.
-    state = { ...ckpt.state, config: { ...ckpt.state.config, epochs: config.epochs, maxSteps: config.maxSteps }, backend: opts.backend };
+    state = {
+      ...ckpt.state,
+      epochTotals: ckpt.state.epochTotals ?? { ...NO_TOTALS },
+      config: { ...ckpt.state.config, epochs: config.epochs, maxSteps: config.maxSteps },
+      backend: opts.backend,
+    };
     log(`resumed from ${opts.checkpointPath}: epoch ${state.epoch + 1}, step ${state.stepInEpoch}, global step ${state.globalStep}`);
   } else if (opts.resume) {
     log(`no checkpoint at ${opts.checkpointPath}; starting from scratch`);
   }
 
   const c = state.config;
-  const train = c.trainLimit ? { ...dataset.train, count: Math.min(c.trainLimit, dataset.train.count) } : dataset.train;
+  const train = c.trainLimit ? takeSplit(dataset.train, c.trainLimit, pixelsPerImage(dataset)) : dataset.train;
   const stepsPerEpoch = Math.ceil(train.count / c.batchSize);
   const maker = new BatchMaker(dataset);
   const { height, width, channels } = dataset;
@@ -122,12 +138,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const progress = new Progress({ unit: 'img', total: Math.max(totalImages, 0) });
   while (state.epoch < c.epochs) {
     const order = epochPermutation(train.count, c.seed, state.epoch);
-    const epochStart = performance.now();
-    let lossSum = 0;
-    let lossCount = 0;
-    let imagesThisEpoch = 0;
+    const totals = state.epochTotals;
+    let segmentStart = performance.now();
     for (let step = state.stepInEpoch; step < stepsPerEpoch; step++) {
       if (c.maxSteps !== undefined && stepsThisRun >= c.maxSteps) {
+        totals.seconds += (performance.now() - segmentStart) / 1000;
         await save();
         progress.finish();
         log(`stopped after ${stepsThisRun} steps (max-steps), ${progress.rate().toFixed(1)} img/s; checkpoint at ${opts.checkpointPath}`);
@@ -141,32 +156,39 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         optimizer.applyGradients(grads);
         return value;
       });
-      lossSum += lossValue.dataSync()[0];
+      totals.lossSum += lossValue.dataSync()[0];
       lossValue.dispose();
-      lossCount++;
-      imagesThisEpoch += batch.size;
+      totals.steps++;
+      totals.images += batch.size;
       stepsThisRun++;
       state.stepInEpoch = step + 1;
       state.globalStep++;
       progress.tick(
         batch.size,
-        `epoch ${state.epoch + 1}/${c.epochs} step ${step + 1}/${stepsPerEpoch} loss ${(lossSum / lossCount).toFixed(4)}`,
+        `epoch ${state.epoch + 1}/${c.epochs} step ${step + 1}/${stepsPerEpoch} loss ${(totals.lossSum / totals.steps).toFixed(4)}`,
       );
-      if (c.checkpointEvery > 0 && state.globalStep % c.checkpointEvery === 0) await save();
+      if (c.checkpointEvery > 0 && state.globalStep % c.checkpointEvery === 0) {
+        const now = performance.now();
+        totals.seconds += (now - segmentStart) / 1000;
+        segmentStart = now;
+        await save();
+      }
     }
     progress.finish();
-    const seconds = (performance.now() - epochStart) / 1000;
+    totals.seconds += (performance.now() - segmentStart) / 1000;
+    const seconds = totals.seconds;
     const testAccuracy = evaluateAccuracy(net, dataset, c.testLimit);
     const record: EpochRecord = {
       epoch: state.epoch + 1,
-      loss: lossCount ? lossSum / lossCount : NaN,
+      loss: totals.steps ? totals.lossSum / totals.steps : NaN,
       testAccuracy,
       seconds,
-      imagesPerSecond: imagesThisEpoch / seconds,
+      imagesPerSecond: totals.images / seconds,
     };
     state.history.push(record);
     state.epoch++;
     state.stepInEpoch = 0;
+    state.epochTotals = { ...NO_TOTALS };
     await save();
     log(
       `epoch ${record.epoch}/${c.epochs}: loss ${record.loss.toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)}%, ` +

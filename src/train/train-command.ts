@@ -1,11 +1,13 @@
 // `protoserve train`: trains a classifier on a packaged dataset, with checkpoints and resume.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveTrainingBackend, TRAINING_BACKEND_NAMES } from './backends/index.js';
 import { buildClassifier } from './build-net.js';
+import { describeBackbones } from './nets/registry.js';
 import { DATASET_NAMES, loadDataset } from './data/datasets.js';
-import { train } from './loop.js';
+import { readCheckpoint } from './checkpoint.js';
+import { train, type RunState } from './loop.js';
 import { SoftmaxCrossEntropy } from './objectives/softmax-cross-entropy.js';
 import { DEFAULT_RUN_CONFIG, validateRunConfig, type RunConfig } from './run-config.js';
 
@@ -16,7 +18,11 @@ turns the run into a model artifact.
 
 Options:
   --dataset NAME         ${DATASET_NAMES.join(' | ')} (default ${DEFAULT_RUN_CONFIG.dataset})
-  --net NAME             backbone: resnet8 | resnet20 | resnet32 (default ${DEFAULT_RUN_CONFIG.net})
+  --net NAME             backbone (default ${DEFAULT_RUN_CONFIG.net}):
+${describeBackbones()
+  .filter((b) => b.name.startsWith('resnet'))
+  .map((b) => `                           ${b.name.padEnd(9)} ${b.summary}`)
+  .join('\n')}
   --width N              backbone base width (default ${DEFAULT_RUN_CONFIG.width})
   --epochs N             (default ${DEFAULT_RUN_CONFIG.epochs})
   --batch-size N         (default ${DEFAULT_RUN_CONFIG.batchSize})
@@ -68,27 +74,31 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (!Number.isFinite(n)) throw new Error(`--${field}: expected a number, got "${v}"`);
     return n;
   };
-  const d = DEFAULT_RUN_CONFIG;
-  const config: RunConfig = validateRunConfig({
-    dataset: values.dataset ?? d.dataset,
-    net: values.net ?? d.net,
-    width: num(values.width, 'width') ?? d.width,
-    objective: 'softmax-ce',
-    epochs: num(values.epochs, 'epochs') ?? d.epochs,
-    batchSize: num(values['batch-size'], 'batch-size') ?? d.batchSize,
-    optimizer: (values.optimizer ?? d.optimizer) as RunConfig['optimizer'],
-    learningRate: num(values.lr, 'lr') ?? d.learningRate,
-    momentum: num(values.momentum, 'momentum') ?? d.momentum,
-    seed: num(values.seed, 'seed') ?? d.seed,
+  const given: Partial<RunConfig> = {
+    dataset: values.dataset,
+    net: values.net,
+    width: num(values.width, 'width'),
+    epochs: num(values.epochs, 'epochs'),
+    batchSize: num(values['batch-size'], 'batch-size'),
+    optimizer: values.optimizer as RunConfig['optimizer'] | undefined,
+    learningRate: num(values.lr, 'lr'),
+    momentum: num(values.momentum, 'momentum'),
+    seed: num(values.seed, 'seed'),
     trainLimit: num(values['train-limit'], 'train-limit'),
     testLimit: num(values['test-limit'], 'test-limit'),
     maxSteps: num(values['max-steps'], 'max-steps'),
-    checkpointEvery: num(values['checkpoint-every'], 'checkpoint-every') ?? d.checkpointEvery,
-  });
+    checkpointEvery: num(values['checkpoint-every'], 'checkpoint-every'),
+  };
+  const runDir = values.out ?? join('runs', `${given.dataset ?? DEFAULT_RUN_CONFIG.dataset}-${given.net ?? DEFAULT_RUN_CONFIG.net}`);
+  const checkpointPath = join(runDir, 'checkpoint.ckpt');
+  if (!values.resume && existsSync(checkpointPath)) {
+    throw new Error(`${checkpointPath} exists: continue that run with --resume --out ${runDir}, or train into another --out folder`);
+  }
+  const stored = values.resume && existsSync(checkpointPath) ? readCheckpoint<RunState>(checkpointPath).state.config : undefined;
+  const config = validateRunConfig(stored ? resumedConfig(stored, given) : { ...DEFAULT_RUN_CONFIG, ...defined(given), objective: 'softmax-ce' });
 
   const backend = await resolveTrainingBackend({ backend: values.backend });
   const dataset = loadDataset(config.dataset);
-  const runDir = values.out ?? join('runs', `${config.dataset}-${config.net}`);
   mkdirSync(runDir, { recursive: true });
   console.error(
     `training ${config.net} (width ${config.width}) on ${dataset.name}: ${config.trainLimit ?? dataset.train.count} train / ` +
@@ -103,8 +113,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     net,
     objective,
     backend: backend.name,
-    checkpointPath: join(runDir, 'checkpoint.ckpt'),
-    resume: values.resume,
+    checkpointPath,
+    resume: stored !== undefined,
   });
   const last = state.history.at(-1);
   const summary = {
@@ -127,4 +137,27 @@ export async function trainCommand(argv: string[]): Promise<number> {
   );
   net.dispose();
   return 0;
+}
+
+/** The keys of `o` whose value is not undefined. */
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * A resumed run keeps the configuration stored in its checkpoint (the net, the data and the
+ * optimizer must be the ones the weights were trained with); only the number of epochs and
+ * --max-steps may change. A flag that contradicts the stored value is an error, not ignored.
+ */
+function resumedConfig(stored: RunConfig, given: Partial<RunConfig>): RunConfig {
+  const mutable = new Set<keyof RunConfig>(['epochs', 'maxSteps']);
+  for (const [key, value] of Object.entries(defined(given)) as Array<[keyof RunConfig, unknown]>) {
+    if (!mutable.has(key) && stored[key] !== value) {
+      throw new Error(
+        `--resume: ${key} ${String(value)} differs from the run's ${String(stored[key])}; a resumed run keeps its ` +
+          `configuration (only --epochs and --max-steps may change). Leave the flag out, or train into a new --out folder.`,
+      );
+    }
+  }
+  return { ...stored, epochs: given.epochs ?? stored.epochs, maxSteps: given.maxSteps };
 }

@@ -32,8 +32,12 @@ describe('train -> export -> serve -> classify (real MNIST)', () => {
   before(async () => {
     const trainArgs = ['--net', 'resnet8', '--width', '4', '--train-limit', '256', '--test-limit', '64', '--batch-size', '32', '--epochs', '1', '--out', run];
     assert.equal(await trainCommand([...trainArgs, '--max-steps', '3']), 0);
-    // Resume finishes the epoch (8 steps of 32) from the checkpoint written at step 3.
-    assert.equal(await trainCommand([...trainArgs, '--resume']), 0);
+    // The run folder is not overwritten by accident, and a resume keeps the run's configuration.
+    await assert.rejects(trainCommand(trainArgs), /checkpoint.ckpt exists: continue that run with --resume/);
+    await assert.rejects(trainCommand(['--resume', '--out', run, '--width', '8']), /width 8 differs from the run's 4/);
+    // Resume as the trainer says to: only --resume --out. It finishes the epoch (8 steps of 32)
+    // from the checkpoint written at step 3, with the stored net, data and optimizer settings.
+    assert.equal(await trainCommand(['--resume', '--out', run]), 0);
     assert.equal(await exportCommand(['--run', run, '--name', 'tiny-mnist', '--models', models]), 0);
     session = await ModelSession.create(await readArtifact(join(models, 'tiny-mnist')), { device: 'cpu' });
     app = createApp({ models: [session], quiet: true });

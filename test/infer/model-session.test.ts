@@ -93,9 +93,13 @@ describe('ModelSession', () => {
     await assert.rejects(probs.embed(new Float32Array(probs.itemSize), 1), { code: 'WRONG_TASK' });
   });
 
-  test('warmup runs one inference', async () => {
+  test('warmup runs one real inference and refuses a model whose output is not finite', async () => {
     await probs.warmup();
     await embedder.warmup();
+    // std 0 turns the grey warm-up image into +Infinity inputs, and the softmax into NaN.
+    const broken = await ModelSession.create(source(meanIntensityClassifier(), (m) => { m.input.std = [0]; }), { device: 'cpu' });
+    await assert.rejects(broken.warmup(), { code: 'INFERENCE_FAILED', message: /warm-up output\[0\] is NaN/ });
+    await broken.release();
   });
 
   test('a graph with a fixed batch of 1 is run item by item', async () => {

@@ -64,12 +64,12 @@ export function predictRoutes(pool: ModelPool, options: PredictOptions = {}): Ro
     });
   });
 
-  router.post(PREDICT_ROUTES.verify, withModel(pool, 'embedder'), imagePairBody({ maxBytes: options.maxBodyBytes }), async (req, res) => {
+  router.post(PREDICT_ROUTES.verify, withModel(pool, 'embedder'), checkFar, imagePairBody({ maxBytes: options.maxBodyBytes }), async (_req, res) => {
     const started = performance.now();
     const model = modelOf(res);
     const { manifest } = model.session;
     const points = manifest.operatingPoints ?? [];
-    const chosen = operatingPointParam(req, points, model.session.name);
+    const chosen = res.locals.operatingPoint as OperatingPoint | undefined;
     const [a, b] = await Promise.all(imagePairOf(res).map((img) => preprocessImage(img, manifest.input, { maxPixels: options.maxPixels })));
     const batch = new Float32Array(a.length * 2);
     batch.set(a, 0);
@@ -93,6 +93,13 @@ export function predictRoutes(pool: ModelPool, options: PredictOptions = {}): Ro
   });
   return router;
 }
+
+/** Resolves ?far= before the (up to two images) body is read; see operatingPointParam. */
+const checkFar: RequestHandler = (req, res, next) => {
+  const { session } = modelOf(res);
+  res.locals.operatingPoint = operatingPointParam(req, session.manifest.operatingPoints ?? [], session.name);
+  next();
+};
 
 /**
  * ?far=: the operating point to decide at, one of the model's (default 1e-4 when the model has

@@ -23,6 +23,10 @@ export interface ImageDataset {
   source: string;
 }
 
+export function pixelsPerImage(d: Pick<ImageDataset, 'height' | 'width' | 'channels'>): number {
+  return d.height * d.width * d.channels;
+}
+
 /** The first `limit` examples of a split (a view, no copy). */
 export function takeSplit(split: ImageSplit, limit: number, pixelsPerImage: number): ImageSplit {
   const count = Math.min(limit, split.count);

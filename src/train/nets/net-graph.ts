@@ -104,8 +104,6 @@ export type GraphNode =
   | L2NormalizeNode
   | SimpleNode;
 
-export type GraphOp = GraphNode['op'];
-
 export interface NetGraph {
   name: string;
   /** [height, width, channels]. */
