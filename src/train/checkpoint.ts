@@ -3,7 +3,7 @@
 // Layout: "PSCK", uint32 version, uint32 header length, JSON header, padding to 4 bytes,
 // float32 little-endian tensor data. Written to a temporary file, fsynced, then renamed, so a
 // kill at any moment leaves either the old checkpoint or the new one, never a torn file.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import type { NamedWeights } from './nets/net.js';
 
 const MAGIC = 'PSCK';
@@ -44,15 +44,25 @@ export function writeCheckpoint<S>(path: string, checkpoint: Checkpoint<S>): voi
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, prefix);
-    writeSync(fd, header);
-    writeSync(fd, Buffer.alloc(pad));
-    for (const c of chunks) writeSync(fd, new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      writeAll(fd, prefix);
+      writeAll(fd, header);
+      writeAll(fd, Buffer.alloc(pad));
+      for (const c of chunks) writeAll(fd, new Uint8Array(c.buffer, c.byteOffset, c.byteLength));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   }
-  renameSync(tmp, path);
+}
+
+/** writeSync may write less than asked (a full disk, a signal): loop until all is written. */
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
 }
 
 export function readCheckpoint<S>(path: string): Checkpoint<S> {
@@ -63,6 +73,7 @@ export function readCheckpoint<S>(path: string): Checkpoint<S> {
   const headerLength = bytes.readUInt32LE(8);
   const header = JSON.parse(bytes.toString('utf8', 12, 12 + headerLength)) as { state: S; entries: Entry[] };
   const dataStart = 12 + headerLength + ((4 - ((12 + headerLength) % 4)) % 4);
+  if ((bytes.length - dataStart) % 4 !== 0) throw new Error(`${path}: truncated tensor data`);
   // Copy into an aligned buffer: the file's Buffer may not be 4-byte aligned in memory.
   const data = new Float32Array(new Uint8Array(bytes.subarray(dataStart)).buffer);
   const out: Checkpoint<S> = { state: header.state, weights: {}, optimizer: {} };

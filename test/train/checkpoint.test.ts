@@ -33,6 +33,8 @@ describe('checkpoints', () => {
     const bytes = readFileSyncTruncated(path, 8);
     writeFileSync(path, bytes);
     assert.throws(() => readCheckpoint(path), /truncated at tensor w/);
+    writeFileSync(path, readFileSyncTruncated(path, 3));
+    assert.throws(() => readCheckpoint(path), /truncated tensor data/);
   });
 });
 
