@@ -1,21 +1,41 @@
 // Calibration writes an embedder's operating points (cosine threshold per FAR) into its manifest.
-// The manifest is re-validated and rewritten atomically; the model file is not touched.
+// The manifest is re-validated and rewritten atomically; the model file is not touched. A caller
+// that measured a particular model passes its sha256, so thresholds never land on another model
+// that was put in the folder since.
 import { join, resolve } from 'node:path';
 
 import { atomicWriteFile } from './atomic-write.js';
-import { ManifestError } from './artifact-error.js';
+import { ArtifactError, ManifestError } from './artifact-error.js';
 import { MANIFEST_FILE, type Manifest, type OperatingPoint } from './manifest.js';
 import { readManifest } from './read-artifact.js';
 import { validateManifest } from './validate-manifest.js';
 import { serializeManifest } from './write-artifact.js';
 
+export interface UpdateOperatingPointsOptions {
+  /**
+   * manifest.sha256 of the model the points were measured on; when the folder's manifest names
+   * another sha256, nothing is written (ArtifactError MODEL_MANIFEST_MISMATCH).
+   */
+  expectedSha256?: string;
+}
+
 /**
  * Replaces the operating points of the embedder in `dir` with `points`, sorted by FAR.
- * Throws ManifestError (MANIFEST_INVALID) for a classifier, duplicate FARs or out-of-range values.
+ * Throws ManifestError (MANIFEST_INVALID) for a classifier, duplicate FARs or out-of-range values,
+ * and ArtifactError (MODEL_MANIFEST_MISMATCH) when `expectedSha256` is not the manifest's sha256.
  */
-export async function updateOperatingPoints(dir: string, points: readonly OperatingPoint[]): Promise<Manifest> {
+export async function updateOperatingPoints(dir: string, points: readonly OperatingPoint[], options: UpdateOperatingPointsOptions = {}): Promise<Manifest> {
   const abs = resolve(dir);
   const current = await readManifest(abs);
+  const expected = options.expectedSha256;
+  if (expected !== undefined && current.sha256.toLowerCase() !== expected.toLowerCase()) {
+    throw new ArtifactError(
+      'MODEL_MANIFEST_MISMATCH',
+      `Operating points not written: ${join(abs, MANIFEST_FILE)} now describes model sha256 ${current.sha256}, ` +
+        `not ${expected}, the model they were measured on (was the artifact replaced during the run?)`,
+      { dir: abs },
+    );
+  }
   if (current.task !== 'embedder') {
     throw new ManifestError(
       [{ field: 'manifest.operatingPoints', message: `manifest.operatingPoints: only embedders have operating points; ${current.name} is a ${current.task}` }],

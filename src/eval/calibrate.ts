@@ -38,13 +38,18 @@ export function calibrationScores(run: EvalRun): { scores: Float64Array; source:
   throw new EvalError('EVAL_USAGE', '--calibrate needs impostor scores from ijbc or lfw in the same run');
 }
 
-/** Writes the operating points into the artifact's manifest; returns them. */
-export async function calibrate(run: EvalRun, artifactDir: string): Promise<CalibrationPoint[]> {
+/**
+ * Writes the operating points into the artifact's manifest; returns them. The manifest must still
+ * describe the model that was evaluated: `expectedSha256` (default: run.model.sha256), else
+ * ArtifactError MODEL_MANIFEST_MISMATCH and nothing is written.
+ */
+export async function calibrate(run: EvalRun, artifactDir: string, options: { expectedSha256?: string } = {}): Promise<CalibrationPoint[]> {
   const { scores, source } = calibrationScores(run);
   const points = thresholdsAtFar(scores).map((p) => ({ ...p, source: `${source}, protoserve eval ${run.date.slice(0, 10)}` }));
   await updateOperatingPoints(
     artifactDir,
     points.map(({ far, threshold, source: s }) => ({ far, threshold, source: s })),
+    { expectedSha256: options.expectedSha256 ?? run.model?.sha256 },
   );
   return points;
 }

@@ -1,14 +1,16 @@
 // The evaluator's image pipeline: images are read, decoded and aligned by a pool of worker
 // threads (align-worker.ts) while the main thread keeps onnxruntime fed with full batches of
 // the image and its mirror (flip test: feature = f(img) + f(flip), summed in float64 as
-// ijb_onnx.py does). Each image's flip sum is cached on disk, keyed by the model's sha256 and
-// the image's absolute path (and landmarks), so a second run only reads files.
+// ijb_onnx.py does). Each image's flip sum is cached on disk, keyed by the model's sha256, its
+// preprocessing (manifest input spec, output tensor) and the image's absolute path (and
+// landmarks), so a second run only reads files.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
+import type { Manifest } from '../artifact/manifest.js';
 import type { ModelSession } from '../infer/model-session.js';
 import { flipHorizontal } from '../infer/face-align.js';
 import { imageToTensor, inputSize, preprocessPixels, type RgbImage } from '../infer/preprocess.js';
@@ -113,6 +115,7 @@ export class ImageEmbedder implements FeatureSource {
   private readonly workerCount: number;
   private readonly suffix: string;
   private readonly flip: boolean;
+  private readonly preprocessingKey: string;
   private pool?: AlignPool;
   private warnedUnaligned = false;
 
@@ -121,12 +124,18 @@ export class ImageEmbedder implements FeatureSource {
     this.workerCount = Math.max(1, Math.floor(options.workers ?? Math.min(8, availableParallelism() / 2)));
     this.suffix = options.suffix ?? DEFAULT_FEATURE_SUFFIX;
     this.flip = options.flip !== false;
+    this.preprocessingKey = preprocessingKey(options.session.manifest);
   }
 
-  /** The cache file of one image: <cache>/<model sha256>/<key[0..2]>/<key>.bin. */
+  /**
+   * The cache file of one image: <cache>/<model sha256>/<key[0..2]>/<key>.bin, the key hashing
+   * the image, its landmarks, the flip test and the preprocessing (manifest input, output tensor).
+   */
   cachePath(absImage: string, landmarks: string): string | undefined {
     if (!this.options.cacheDir) return undefined;
-    const key = createHash('sha256').update(`${absImage}\0${landmarks}\0${this.flip ? 'flip' : 'noflip'}`).digest('hex');
+    const key = createHash('sha256')
+      .update(`${absImage}\0${landmarks}\0${this.flip ? 'flip' : 'noflip'}\0${this.preprocessingKey}`)
+      .digest('hex');
     return join(this.options.cacheDir, this.options.modelSha256, key.slice(0, 2), `${key}.bin`);
   }
 
@@ -277,6 +286,17 @@ export class ImageEmbedder implements FeatureSource {
     const path = featurePath(this.options.saveFeaturesDir, request.feature, this.suffix);
     await writeFeature(path, form === 'unit32' ? toUnit32(sum) : sum);
   }
+}
+
+/**
+ * A hash of what turns pixels into the cached feature besides the weights: every field of the
+ * manifest's input spec (size, colour, scale, mean, std, resize, ...), in key order, and the
+ * output tensor's name.
+ */
+export function preprocessingKey(manifest: Pick<Manifest, 'input' | 'output'>): string {
+  const input = manifest.input as unknown as Record<string, unknown>;
+  const spec = [Object.keys(input).sort().map((k) => [k, input[k]]), manifest.output.tensor];
+  return createHash('sha256').update(JSON.stringify(spec)).digest('hex');
 }
 
 /** normalize(sum) as float32, as InsightFace's gen_megaface.py writes MegaFace features. */

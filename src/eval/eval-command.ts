@@ -7,9 +7,10 @@ import { parseArgs } from 'node:util';
 
 import { listArtifacts } from '../artifact/registry.js';
 import { readArtifact, type LoadedArtifact } from '../artifact/read-artifact.js';
+import { messageOf } from '../errors.js';
 import { describeProvider } from '../infer/create-session.js';
 import { ModelSession } from '../infer/model-session.js';
-import { Progress, formatDuration } from '../progress.js';
+import { Progress, formatDuration, type ProgressOptions } from '../progress.js';
 import { calibrate } from './calibrate.js';
 import { ImageEmbedder } from './embed-images.js';
 import { EvalError } from './eval-error.js';
@@ -123,6 +124,9 @@ function parse(argv: string[]): Options | 'help' {
   if (!values.model && !values.features) usage('give --model (run the embedder on the images) or --features (precomputed features)');
   if (values.model && values.features) usage('--model and --features exclude each other');
   if (values.calibrate && !values.model) usage('--calibrate writes into a model manifest: it needs --model');
+  if (values.calibrate && !benchmarks.includes('lfw') && !benchmarks.includes('ijbc')) {
+    usage('--calibrate takes its thresholds from impostor scores: add ijbc or lfw to the benchmarks');
+  }
   if (values.throughput && !values.model) usage('--throughput times the model: it needs --model');
   if (values['save-features'] && !values.model) usage('--save-features needs --model');
   const int = (v: string | undefined, name: string, def: number | undefined, min = 1): number | undefined => {
@@ -170,15 +174,23 @@ async function resolveModel(model: string, modelsDir: string): Promise<LoadedArt
   throw new EvalError('EVAL_USAGE', `No model "${model}" in ${listing.modelsDir} (models: ${names.length ? names.join(', ') : 'none'}), and ${asDir} is not an artifact folder`);
 }
 
-/** Progress on stderr; the total may come with the first tick (when the image list is read). */
+/**
+ * Progress on stderr, its clock started now (call it just before the work); the total may come
+ * with the first tick (when the image list is read).
+ */
 function progressFor(io: EvalIo, what: string, total?: number, unit = 'img'): { tick: (n: number, total?: number) => void; done: () => void } {
-  let p: Progress | undefined;
-  const get = (t?: number): Progress =>
-    (p ??= new Progress({ unit, total: t ?? total, write: io.stderr, isTTY: io === PROCESS_IO ? Boolean(process.stderr.isTTY) : false }));
+  // Progress keeps this object and reads `total` on every line, so a total learnt later is shown.
+  const options: ProgressOptions = { unit, total, write: io.stderr, isTTY: io === PROCESS_IO ? Boolean(process.stderr.isTTY) : false };
+  const p = new Progress(options);
+  let ticked = false;
   return {
-    tick: (n, t) => get(t).tick(n, what),
+    tick: (n, t) => {
+      options.total ??= t;
+      ticked = true;
+      p.tick(n, what);
+    },
     done: () => {
-      if (!p) return;
+      if (!ticked) return;
       p.tick(0, what, true);
       p.finish();
     },
@@ -208,6 +220,7 @@ export async function evalCommand(argv: string[], io: EvalIo = PROCESS_IO): Prom
   let embedder: ImageEmbedder | undefined;
   let session: ModelSession | undefined;
   let artifact: LoadedArtifact | undefined;
+  let calibrationError: unknown;
   if (opts.model) {
     artifact = await resolveModel(opts.model, opts.models);
     const m = artifact.manifest;
@@ -263,15 +276,16 @@ export async function evalCommand(argv: string[], io: EvalIo = PROCESS_IO): Prom
       const distinct = new Set(lists.distractors.flatMap((d) => d.paths)).size;
       io.stderr(`eval: MegaFace, ${lists.probePaths.length} probes, ${distinct} distractors (sizes ${lists.distractors.map((d) => d.size).join(', ')})\n`);
       const pp = progressFor(io, 'facescrub', lists.probePaths.length);
-      const pd = progressFor(io, 'megaface distractors', distinct);
+      // The distractors' clock starts with their first (empty) tick, once the probes are done.
+      let pd: ReturnType<typeof progressFor> | undefined;
       run.megaface = await runMegaface(opts.data, source, {
         set: opts.megafaceSet,
         clean: opts.clean,
         onProbeProgress: pp.tick,
-        onProgress: pd.tick,
+        onProgress: (n) => (pd ??= progressFor(io, 'megaface distractors', distinct)).tick(n),
       });
       pp.done();
-      pd.done();
+      pd?.done();
       if (opts.clean) run.notes.push('MegaFace cleaned with the noise lists (noisy probes replaced by their identity centre, without remove_noises.py\'s random jitter; noisy distractors never match).');
       else run.notes.push('MegaFace without the noise lists (--clean applies them, as InsightFace reports 1M rank-1).');
     }
@@ -281,12 +295,18 @@ export async function evalCommand(argv: string[], io: EvalIo = PROCESS_IO): Prom
     }
     if (opts.throughput && session && embedder) run.throughput = await measureThroughput(session, embedder, opts.batchSize, io);
     if (opts.calibrate && artifact) {
-      const points = await calibrate(run, artifact.dir);
-      run.operatingPoints = points.map(({ far, threshold, source: s }) => ({ far, threshold, source: s }));
-      for (const p of points) {
-        if (p.underSampled) run.notes.push(`Calibration: FAR ${p.far} needs more than ${Math.ceil(1 / p.far)} impostor pairs; its threshold is the highest impostor score.`);
+      try {
+        const points = await calibrate(run, artifact.dir, { expectedSha256: artifact.manifest.sha256 });
+        run.operatingPoints = points.map(({ far, threshold, source: s }) => ({ far, threshold, source: s }));
+        for (const p of points) {
+          if (p.underSampled) run.notes.push(`Calibration: FAR ${p.far} needs more than ${Math.ceil(1 / p.far)} impostor pairs; its threshold is the highest impostor score.`);
+        }
+        io.stderr(`eval: operating points written to ${join(artifact.dir, 'manifest.json')}\n`);
+      } catch (err) {
+        // The benchmark's results are kept: the report is written, then the error is raised.
+        calibrationError = err;
+        run.notes.push(`Calibration failed, no operating points written: ${messageOf(err)}`);
       }
-      io.stderr(`eval: operating points written to ${join(artifact.dir, 'manifest.json')}\n`);
     }
   } finally {
     await embedder?.close();
@@ -298,6 +318,7 @@ export async function evalCommand(argv: string[], io: EvalIo = PROCESS_IO): Prom
   const result = summary(run);
   printSummary(run, io);
   io.stderr(`eval: report in ${outDir} (${files.length} files), ${formatDuration((performance.now() - started) / 1000)}\n`);
+  if (calibrationError !== undefined) throw calibrationError;
   if (opts.json) io.stdout(`${JSON.stringify(result)}\n`);
   return 0;
 }

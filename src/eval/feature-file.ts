@@ -10,7 +10,6 @@ import { EvalError } from './eval-error.js';
 
 export const CV_32F = 5;
 export const CV_64F = 6;
-export type FeatureType = typeof CV_32F | typeof CV_64F;
 export const DEFAULT_FEATURE_SUFFIX = '_protoserve.bin';
 const HEADER_BYTES = 16;
 

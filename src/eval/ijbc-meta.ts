@@ -5,10 +5,10 @@
 //   ijbc_1N_gallery_G1.csv, _G2.csv, ijbc_1N_probe_mixed.csv   TEMPLATE_ID,SUBJECT_ID,... + header
 // The pair list is parsed from the byte stream into typed arrays: no per-line string is made.
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { hasCode } from '../errors.js';
+import { readDatasetText } from './dataset-file.js';
 import { EvalError } from './eval-error.js';
 
 export type IjbTarget = 'ijbc' | 'ijbb';
@@ -25,17 +25,6 @@ export function ijbMetaPaths(dataDir: string, target: IjbTarget = 'ijbc') {
     /** Images, relative to the dataset root. */
     imageDir: 'loose_crop',
   };
-}
-
-async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if (hasCode(err) && err.code === 'ENOENT') {
-      throw new EvalError('DATASET_FILE_MISSING', `${path} not found (${what})`, { cause: err });
-    }
-    throw err;
-  }
 }
 
 function lines(text: string): string[] {
@@ -57,7 +46,7 @@ export interface FaceTidMid {
 }
 
 export async function readFaceTidMid(path: string): Promise<FaceTidMid> {
-  const rows = lines(await readText(path, 'IJB meta: "image template_id media_id" per line'));
+  const rows = lines(await readDatasetText(path, 'IJB meta: "image template_id media_id" per line'));
   const names: string[] = new Array(rows.length);
   const templates = new Int32Array(rows.length);
   const medias = new Int32Array(rows.length);
@@ -80,7 +69,7 @@ export interface NameLandmarksScore {
 }
 
 export async function readNameLandmarksScore(path: string): Promise<NameLandmarksScore> {
-  const rows = lines(await readText(path, 'IJB meta: "image x1 y1 ... x5 y5 det_score" per line'));
+  const rows = lines(await readDatasetText(path, 'IJB meta: "image x1 y1 ... x5 y5 det_score" per line'));
   const names: string[] = new Array(rows.length);
   const landmarks = new Float32Array(rows.length * 10);
   const scores = new Float32Array(rows.length);
@@ -110,7 +99,7 @@ export interface TemplateSubjects {
 
 /** A 1:N csv: header row, then TEMPLATE_ID,SUBJECT_ID,... per image (ijb_1n.py). */
 export async function readTemplateSubjects(path: string): Promise<TemplateSubjects> {
-  const rows = lines(await readText(path, 'IJB 1:N meta: csv with a header, TEMPLATE_ID,SUBJECT_ID,... per row')).slice(1);
+  const rows = lines(await readDatasetText(path, 'IJB 1:N meta: csv with a header, TEMPLATE_ID,SUBJECT_ID,... per row')).slice(1);
   const templates = new Int32Array(rows.length);
   const subjects = new Int32Array(rows.length);
   for (let i = 0; i < rows.length; i++) {

@@ -1,9 +1,7 @@
 // Landmarks stored next to an image as JSON (MegaFace ships <image>.json per image). Accepted
 // shapes: {"landmarks": {"0": {"x": .., "y": ..}, ...}}, {"landmarks": [[x, y], ...]},
 // {"landmarks": [{"x": .., "y": ..}, ...]} or a flat [x1, y1, ...]; 5 or 68 points.
-import { readFile } from 'node:fs/promises';
-
-import { hasCode } from '../errors.js';
+import { parseDatasetJson, readOptionalText } from './dataset-file.js';
 import { EvalError } from './eval-error.js';
 
 export function parseLandmarksJson(value: unknown, where: string): Float64Array {
@@ -29,18 +27,6 @@ export function parseLandmarksJson(value: unknown, where: string): Float64Array 
 
 /** Landmarks from a JSON file, or undefined when the file does not exist (aligned image). */
 export async function readLandmarksJson(path: string): Promise<Float64Array | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if (hasCode(err) && err.code === 'ENOENT') return undefined;
-    throw err;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new EvalError('DATASET_FORMAT', `${path} is not JSON`, { cause: err });
-  }
-  return parseLandmarksJson(parsed, path);
+  const text = await readOptionalText(path);
+  return text === undefined ? undefined : parseLandmarksJson(parseDatasetJson(text, path), path);
 }

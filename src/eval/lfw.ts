@@ -5,10 +5,9 @@
 // accuracy = mean and population std over folds. VAL@FAR=1e-3: thresholds arange(0, 4, 0.001),
 // the threshold at FAR 1e-3 on the training folds interpolated as scipy's interp1d(kind='slinear')
 // does (0 when that FAR is never reached), VAL and FAR measured on the held-out fold.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { hasCode } from '../errors.js';
+import { readDatasetText, readOptionalText } from './dataset-file.js';
 import { EvalError } from './eval-error.js';
 import type { FeatureSource } from './feature-source.js';
 import { meanStd, normalizeRows, pairwiseSum } from './numeric.js';
@@ -80,14 +79,7 @@ export function parseLfwPairs(text: string, where = 'pairs.txt'): LfwPairList {
 }
 
 export async function readLfwPairs(path: string): Promise<LfwPairList> {
-  try {
-    return parseLfwPairs(await readFile(path, 'utf8'), path);
-  } catch (err) {
-    if (hasCode(err) && err.code === 'ENOENT') {
-      throw new EvalError('DATASET_FILE_MISSING', `${path} not found: an LFW folder holds pairs.txt and <name>/<name>_0001.jpg images`, { cause: err });
-    }
-    throw err;
-  }
+  return parseLfwPairs(await readDatasetText(path, 'an LFW folder holds pairs.txt and <name>/<name>_0001.jpg images'), path);
 }
 
 function isInt(s: string): boolean {
@@ -268,13 +260,8 @@ export function evaluateLfwDistances(dist: Float64Array, same: ArrayLike<boolean
  * for evaluation are aligned 112x112 crops, which are used as they are).
  */
 export async function readLandmarksFile(path: string): Promise<Map<string, Float64Array> | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if (hasCode(err) && err.code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = await readOptionalText(path);
+  if (text === undefined) return undefined;
   const out = new Map<string, Float64Array>();
   text.split(/\r?\n/).forEach((line, i) => {
     const f = line.trim().split(/\s+/);

@@ -13,16 +13,15 @@
 // Distractors are streamed in blocks through an exact onnxruntime Gemm (exact-search.ts): a block
 // of distractor rows is scored against all probes, and only each probe's nearest maxRank distances
 // and the top impostor scores are kept, so 1M distractors never need a 1M-row matrix.
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { hasCode } from '../errors.js';
+import { parseDatasetJson, readDatasetText } from './dataset-file.js';
 import { EvalError } from './eval-error.js';
 import { BlockScorer, rowNorms2 } from './exact-search.js';
 import type { FeatureSource } from './feature-source.js';
 import { TopKLargest } from './ijbc-1n.js';
 
-export const MEGAFACE_SIZES = [10, 100, 1000, 10000, 100000, 1000000] as const;
 export const MEGAFACE_FAR = 1e-6;
 
 export interface MegafaceLists {
@@ -51,19 +50,7 @@ export function megafacePaths(dataDir: string) {
 }
 
 async function readJsonList(path: string, what: string): Promise<{ path: string[]; id?: unknown[] }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if (hasCode(err) && err.code === 'ENOENT') throw new EvalError('DATASET_FILE_MISSING', `${path} not found (${what})`, { cause: err });
-    throw err;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new EvalError('DATASET_FORMAT', `${path} is not JSON`, { cause: err });
-  }
+  const parsed = parseDatasetJson(await readDatasetText(path, what), path);
   const obj = parsed as { path?: unknown; id?: unknown };
   if (!obj || !Array.isArray(obj.path) || !obj.path.every((p) => typeof p === 'string')) {
     throw new EvalError('DATASET_FORMAT', `${path}: expected a JSON object with a "path" list of strings`);
@@ -111,14 +98,8 @@ export interface MegafaceNoises {
 }
 
 export async function readMegafaceNoises(facescrubPath: string, megafacePath: string): Promise<MegafaceNoises> {
-  const read = async (path: string): Promise<string[]> => {
-    try {
-      return (await readFile(path, 'utf8')).split(/\r?\n/).filter((l) => l.trim() !== '' && !l.startsWith('#'));
-    } catch (err) {
-      if (hasCode(err) && err.code === 'ENOENT') throw new EvalError('DATASET_FILE_MISSING', `${path} not found (noise list for --clean)`, { cause: err });
-      throw err;
-    }
-  };
+  const read = async (path: string): Promise<string[]> =>
+    (await readDatasetText(path, 'noise list for --clean')).split(/\r?\n/).filter((l) => l.trim() !== '' && !l.startsWith('#'));
   const facescrub = new Set((await read(facescrubPath)).map((l) => l.trim()));
   const megaface = new Set(
     (await read(megafacePath)).map((l) => {
@@ -158,6 +139,7 @@ export interface MegafaceOptions {
   far?: number;
   blockSize?: number;
   noises?: MegafaceNoises;
+  /** Distractors scored so far, per block; called with 0 when the distractors start. */
   onProgress?: (distractors: number) => void;
   scorer?: BlockScorer;
 }
@@ -196,6 +178,7 @@ export async function evaluateMegaface(lists: MegafaceLists, source: MegafaceFea
     }
     const kImp = ceilClean(far * P * Math.max(...sizes.map((s) => s.paths.length)));
     const groupResults: Array<{ mask: number; nearest: Float64Array; impostors: TopKLargest }> = [];
+    options.onProgress?.(0); // the distractors start now (a progress clock can start with it)
     for (const [mask, paths] of groups) {
       const nearest = new Float64Array(P * maxRank).fill(Infinity);
       const impostors = new TopKLargest(kImp);

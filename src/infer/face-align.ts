@@ -10,20 +10,13 @@
 // with (sum + 2^14) >> 15; taps outside the image read the border value (BORDER_CONSTANT).
 // Pixel centres sit at integer coordinates, as in OpenCV and skimage.
 
-/** The ArcFace 112x112 template: left eye, right eye, nose tip, left and right mouth corners. */
-export const ARCFACE_TEMPLATE_112: ReadonlyArray<readonly [number, number]> = [
-  [38.2946, 51.6963],
-  [73.5318, 51.5014],
-  [56.0252, 71.7366],
-  [41.5493, 92.3655],
-  [70.7299, 92.2041],
-];
-
 /**
- * The template as ijb_onnx.py holds it: float32 [[30.2946, 51.6963], ...] with 8.0 added to x in
- * float32 (its SRC array), flattened x1 y1 ... x5 y5.
+ * The ArcFace 112x112 template (left eye, right eye, nose tip, left and right mouth corners:
+ * (38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655), (70.7299, 92.2041))
+ * as ijb_onnx.py holds it: float32 [[30.2946, 51.6963], ...] with 8.0 added to x in float32 (its
+ * SRC array), flattened x1 y1 ... x5 y5.
  */
-export const ARCFACE_TEMPLATE_112_F32: Float64Array = Float64Array.from(
+export const ARCFACE_TEMPLATE_112: Float64Array = Float64Array.from(
   [
     [30.2946, 51.6963],
     [65.5318, 51.5014],
@@ -193,7 +186,7 @@ export function alignFace(src: Pixels, landmarks: ArrayLike<number>, size = 112)
   if (five.length !== 10) throw new Error(`alignFace: expected 5 or 68 landmarks (10 or 136 numbers), got ${landmarks.length} numbers`);
   const srcPts = five.map((v) => Math.fround(v));
   const scale = size / 112;
-  const dst = scale === 1 ? ARCFACE_TEMPLATE_112_F32 : ARCFACE_TEMPLATE_112_F32.map((v) => v * scale);
+  const dst = scale === 1 ? ARCFACE_TEMPLATE_112 : ARCFACE_TEMPLATE_112.map((v) => v * scale);
   const m = estimateSimilarity(srcPts, dst);
   return { data: warpAffine(src, m, size, size, 0), width: size, height: size, channels: src.channels };
 }

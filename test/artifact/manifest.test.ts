@@ -217,6 +217,27 @@ describe('updateOperatingPoints', () => {
     await writeArtifact(cls, { manifest: classifier.manifest, onnxBytes: classifier.bytes });
     await assert.rejects(updateOperatingPoints(cls, [{ far: 0.1, threshold: 0.2 }]), { code: 'MANIFEST_INVALID', message: /only embedders/ });
   });
+
+  test('expectedSha256: writes for the model measured, refuses (file untouched) when the folder holds another', async () => {
+    const target = join(dir, 'emb3');
+    const written = await writeArtifact(target, { manifest: embedder.manifest, onnxBytes: embedder.bytes });
+    const measured = written.manifest.sha256;
+    const ok = await updateOperatingPoints(target, [{ far: 1e-3, threshold: 0.4 }], { expectedSha256: measured });
+    assert.deepEqual(ok.operatingPoints, [{ far: 1e-3, threshold: 0.4 }]);
+
+    // Another model replaces this one in the folder (same name, other weights).
+    const other = colorEmbedder({ normalize: false, name: embedder.manifest.name });
+    const replaced = await writeArtifact(target, { manifest: other.manifest, onnxBytes: other.bytes });
+    assert.notEqual(replaced.manifest.sha256, measured);
+    const text = await readFile(join(target, 'manifest.json'), 'utf8');
+    await assert.rejects(updateOperatingPoints(target, [{ far: 1e-3, threshold: 0.9 }], { expectedSha256: measured }), (err: unknown) => {
+      assert.ok(err instanceof ArtifactError);
+      assert.equal(err.code, 'MODEL_MANIFEST_MISMATCH');
+      assert.match(err.message, new RegExp(`${replaced.manifest.sha256}.*${measured}`));
+      return true;
+    });
+    assert.equal(await readFile(join(target, 'manifest.json'), 'utf8'), text);
+  });
 });
 
 describe('listArtifacts', () => {

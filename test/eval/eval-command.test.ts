@@ -2,6 +2,7 @@
 // fixtures, then from the saved features, from the cache, and on the hand-worked features.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,6 +13,7 @@ import { makeFaceBenchmarks, type FaceBenchmarkPaths } from '../../scripts/fixtu
 import type { ManifestDraft } from '../../src/artifact/manifest.js';
 import { readManifest } from '../../src/artifact/read-artifact.js';
 import { writeArtifact } from '../../src/artifact/write-artifact.js';
+import { preprocessingKey } from '../../src/eval/embed-images.js';
 import { evalCommand } from '../../src/eval/eval-command.js';
 import { readFeature } from '../../src/eval/feature-file.js';
 import { OnnxGraphBuilder } from '../../src/export/onnx-builder.js';
@@ -167,8 +169,61 @@ test('the CLI prints the hand-worked numbers as JSON on stdout, progress on stde
   assert.match(r.stderr, /IJB-C 1:1 {2}TAR@FAR/);
 });
 
+test('the cache key covers the preprocessing: same model bytes, another input.mean -> computed again', async () => {
+  const cache = join(tmp.dir, 'cache-prep');
+  const m = colorEmbedder({ normalize: false, name: 'colour-prep' });
+  const a = join(tmp.dir, 'models', 'colour-prep-a');
+  const b = join(tmp.dir, 'models', 'colour-prep-b');
+  await writeArtifact(a, { manifest: m.manifest, onnxBytes: m.bytes });
+  await writeArtifact(b, { manifest: { ...m.manifest, input: { ...m.manifest.input, mean: [100, 110, 120] } }, onnxBytes: m.bytes });
+  const embedding = async (dir: string, out: string) => {
+    await evalJson(['lfw', '--data', fx.lfw, '--model', dir, '--cache', cache, '--out', join(tmp.dir, out)]);
+    return JSON.parse(await readFile(join(tmp.dir, out, 'report.json'), 'utf8')).embedding as { cached: number; computed: number };
+  };
+  assert.deepEqual([(await embedding(a, 'out-prep-a')).computed, (await embedding(a, 'out-prep-a2')).cached], [120, 120]);
+  const other = await embedding(b, 'out-prep-b');
+  assert.deepEqual([other.cached, other.computed], [0, 120]);
+  const ma = await readManifest(a);
+  const mb = await readManifest(b);
+  assert.equal(ma.sha256, mb.sha256);
+  assert.notEqual(preprocessingKey(ma), preprocessingKey(mb));
+  assert.notEqual(preprocessingKey(ma), preprocessingKey({ ...ma, output: { ...ma.output, tensor: 'other' } }));
+});
+
+test('a calibration that fails (the model was replaced during the run) still writes the report, and no thresholds', async () => {
+  const m = colorEmbedder({ normalize: false, name: 'colour-swap' });
+  const dir = join(tmp.dir, 'models', 'colour-swap');
+  await writeArtifact(dir, { manifest: m.manifest, onnxBytes: m.bytes });
+  const manifestPath = join(dir, 'manifest.json');
+  const out = join(tmp.dir, 'out-swap');
+  let swapped = false;
+  const stderr = (t: string) => {
+    // Once the benchmark runs, another model's manifest takes the folder's place.
+    if (!swapped && t.startsWith('eval: LFW')) {
+      swapped = true;
+      const json = JSON.parse(readFileSync(manifestPath, 'utf8'));
+      writeFileSync(manifestPath, JSON.stringify({ ...json, sha256: 'f'.repeat(64), operatingPoints: undefined }));
+    }
+  };
+  await assert.rejects(evalCommand(['lfw', '--data', fx.lfw, '--model', dir, '--no-cache', '--out', out, '--calibrate', '--workers', '2'], { stdout: () => {}, stderr }), {
+    code: 'MODEL_MANIFEST_MISMATCH',
+  });
+  assert.ok(swapped);
+  const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+  assert.ok(report.lfw, 'the LFW results are in the report');
+  assert.ok(report.notes.some((n: string) => /Calibration failed/.test(n)), JSON.stringify(report.notes));
+  assert.equal((await readManifest(dir)).operatingPoints, undefined);
+});
+
 test('usage errors name the problem', async () => {
   await assert.rejects(evalCommand(['lfw', '--data', fx.lfw]), { code: 'EVAL_USAGE', message: /--model .* or --features/ });
   await assert.rejects(evalCommand(['cfp', '--data', fx.lfw, '--features', fx.lfwFeatures]), { code: 'EVAL_USAGE', message: /unknown benchmark "cfp"/ });
   await assert.rejects(evalCommand(['lfw', '--data', fx.lfw, '--features', fx.lfwFeatures, '--calibrate']), { code: 'EVAL_USAGE', message: /--calibrate/ });
+  // --calibrate without lfw or ijbc is refused before any work (the data folder is not even read).
+  for (const b of ['megaface', 'ijbc-1n']) {
+    await assert.rejects(evalCommand([b, '--data', join(tmp.dir, 'no-such-data'), '--model', modelDir, '--calibrate']), {
+      code: 'EVAL_USAGE',
+      message: /--calibrate .*add ijbc or lfw/,
+    });
+  }
 });
