@@ -10,10 +10,10 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import type { Manifest } from '../artifact/manifest.js';
 import type { ModelSession } from '../infer/model-session.js';
 import { flipHorizontal } from '../infer/face-align.js';
 import { imageToTensor, inputSize, preprocessPixels, type RgbImage } from '../infer/preprocess.js';
+import { preprocessingKey } from '../infer/served-pipeline.js';
 import { EvalError } from './eval-error.js';
 import { decodeFeature, DEFAULT_FEATURE_SUFFIX, featurePath, writeFeature } from './feature-file.js';
 import type { FeatureForm, FeatureMatrix, FeatureSource, ImageRequest } from './feature-source.js';
@@ -286,17 +286,6 @@ export class ImageEmbedder implements FeatureSource {
     const path = featurePath(this.options.saveFeaturesDir, request.feature, this.suffix);
     await writeFeature(path, form === 'unit32' ? toUnit32(sum) : sum);
   }
-}
-
-/**
- * A hash of what turns pixels into the cached feature besides the weights: every field of the
- * manifest's input spec (size, colour, scale, mean, std, resize, ...), in key order, and the
- * output tensor's name.
- */
-export function preprocessingKey(manifest: Pick<Manifest, 'input' | 'output'>): string {
-  const input = manifest.input as unknown as Record<string, unknown>;
-  const spec = [Object.keys(input).sort().map((k) => [k, input[k]]), manifest.output.tensor];
-  return createHash('sha256').update(JSON.stringify(spec)).digest('hex');
 }
 
 /** normalize(sum) as float32, as InsightFace's gen_megaface.py writes MegaFace features. */

@@ -11,7 +11,7 @@ import { messageOf } from '../errors.js';
 import { describeProvider } from '../infer/create-session.js';
 import { ModelSession } from '../infer/model-session.js';
 import { Progress, formatDuration, type ProgressOptions } from '../progress.js';
-import { calibrate } from './calibrate.js';
+import { calibrate, servedPipelineNote } from './calibrate.js';
 import { ImageEmbedder } from './embed-images.js';
 import { EvalError } from './eval-error.js';
 import { DEFAULT_FEATURE_SUFFIX } from './feature-file.js';
@@ -49,8 +49,10 @@ Options:
   --data DIR             the benchmark's folder (required)
   --out DIR              report folder (report.json, report.md, plots); default runs/eval/<model>-<benchmarks>
   --json                 print the results as one JSON object on stdout
-  --calibrate            write similarity thresholds at FAR 1e-3, 1e-4, 1e-5 (from the IJB-C or LFW
-                         impostor scores) into the model's manifest as operating points
+  --calibrate            write similarity thresholds at FAR 1e-3, 1e-4, 1e-5 (from the IJB-C and LFW
+                         impostor scores) into the model's manifest as operating points, each with the
+                         pipeline it was measured on; the server uses only LFW points from --no-flip
+                         runs (single images, no flip test, as it serves)
   --target ijbc|ijbb     IJB release for ijbc/ijbc-1n (default ijbc; file names follow it)
   --megaface-set N       distractor set (default 1)
   --clean                MegaFace: apply the noise lists <data>/facescrub_noises.txt, megaface_noises.txt
@@ -296,8 +298,10 @@ export async function evalCommand(argv: string[], io: EvalIo = PROCESS_IO): Prom
     if (opts.throughput && session && embedder) run.throughput = await measureThroughput(session, embedder, opts.batchSize, io);
     if (opts.calibrate && artifact) {
       try {
-        const points = await calibrate(run, artifact.dir, { expectedSha256: artifact.manifest.sha256 });
-        run.operatingPoints = points.map(({ far, threshold, source: s }) => ({ far, threshold, source: s }));
+        const points = await calibrate(run, artifact.dir, { expectedSha256: artifact.manifest.sha256, flip: opts.flip });
+        run.operatingPoints = points.map(({ far, threshold, source: s, pipeline }) => ({ far, threshold, source: s, pipeline }));
+        const served = servedPipelineNote(points, artifact.manifest);
+        if (served) run.notes.push(served);
         for (const p of points) {
           if (p.underSampled) run.notes.push(`Calibration: FAR ${p.far} needs more than ${Math.ceil(1 / p.far)} impostor pairs; its threshold is the highest impostor score.`);
         }

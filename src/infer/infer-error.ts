@@ -17,7 +17,11 @@ export type InferErrorCode =
   /** A classifier helper was called on an embedder or the reverse. */
   | 'WRONG_TASK'
   /** onnxruntime failed while running, or the model produced output of the wrong size. */
-  | 'INFERENCE_FAILED';
+  | 'INFERENCE_FAILED'
+  /** No face could be taken from an image (not an aligned crop, no landmarks, no detector). */
+  | 'NO_FACE_FOUND'
+  /** Client-given face landmarks that cannot be aligned (count, range, shape). */
+  | 'BAD_LANDMARKS';
 
 export class InferError extends ProtoserveError {
   declare readonly code: InferErrorCode;

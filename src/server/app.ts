@@ -1,13 +1,17 @@
 // The Express application: routes per resource, one error registry, one line of log per request.
 import express, { type Express, type Request } from 'express';
 
+import type { Galleries } from '../gallery/gallery-registry.js';
 import type { ModelSession } from '../infer/model-session.js';
 import { DEFAULT_MAX_BODY_BYTES } from './content-type-parser.js';
 import { METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND } from './error-codes.js';
 import { errorHandler } from './error-handler.js';
 import { ModelPool } from './model-pool.js';
 import { requestLog } from './request-log.js';
+import { FACE_ROUTES, faceRoutes } from './routes/faces.js';
+import { GALLERY_ROUTES, galleryRoutes } from './routes/galleries.js';
 import { HEALTH_ROUTES, healthRoutes } from './routes/health.js';
+import { IDENTITY_ROUTES, identityRoutes } from './routes/identities.js';
 import { MODEL_ROUTES, modelRoutes } from './routes/models.js';
 import { PREDICT_ROUTES, predictRoutes } from './routes/predict.js';
 
@@ -21,6 +25,8 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /** Largest decoded image, in pixels (default 64 Mpx). */
   maxPixels?: number;
+  /** The galleries folder (/v1/galleries); without it, gallery routes answer GALLERY_UNAVAILABLE. */
+  galleries?: Galleries;
   /** No per-request log lines. */
   quiet?: boolean;
   /** Where request lines go (default console.log). */
@@ -38,6 +44,14 @@ const ALLOWED: ReadonlyArray<[string, string]> = [
   [PREDICT_ROUTES.classify, 'POST'],
   [PREDICT_ROUTES.embed, 'POST'],
   [PREDICT_ROUTES.verify, 'POST'],
+  [GALLERY_ROUTES.list, 'GET, HEAD, POST'],
+  [GALLERY_ROUTES.one, 'GET, HEAD, DELETE'],
+  [GALLERY_ROUTES.identify, 'POST'],
+  [IDENTITY_ROUTES.list, 'GET, HEAD, POST'],
+  [IDENTITY_ROUTES.one, 'GET, HEAD, PATCH, DELETE'],
+  [IDENTITY_ROUTES.verify, 'POST'],
+  [FACE_ROUTES.list, 'GET, HEAD, POST'],
+  [FACE_ROUTES.one, 'DELETE'],
 ];
 
 export function createApp(options: AppOptions): Express {
@@ -53,6 +67,8 @@ export function createApp(options: AppOptions): Express {
   app.use(healthRoutes(pool));
   app.use(modelRoutes(pool));
   app.use(predictRoutes(pool, { maxBodyBytes, maxPixels: options.maxPixels }));
+  const galleryOptions = { galleries: options.galleries, maxBodyBytes, maxPixels: options.maxPixels };
+  app.use(galleryRoutes(pool, galleryOptions), identityRoutes(pool, galleryOptions), faceRoutes(pool, galleryOptions));
 
   for (const [path, allowed] of ALLOWED) {
     app.all(path, (req: Request, res) => {

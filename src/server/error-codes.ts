@@ -68,6 +68,18 @@ export const IMAGE_UNREADABLE = createError('IMAGE_UNREADABLE', '%s', 415);
 export const INTERNAL = createError('INTERNAL', 'Internal server error (see the server log)', 500);
 export const INFERENCE_FAILED = createError('INFERENCE_FAILED', 'Inference failed: %s', 500);
 export const NOT_READY = createError('NOT_READY', 'Not ready: %s', 503);
+// Galleries (1:N identification): the gallery layer writes the whole message (src/gallery).
+export const BAD_LANDMARKS = createError('BAD_LANDMARKS', '%s', 400);
+export const GALLERY_NOT_FOUND = createError('GALLERY_NOT_FOUND', '%s', 404);
+export const IDENTITY_NOT_FOUND = createError('IDENTITY_NOT_FOUND', '%s', 404);
+export const FACE_NOT_FOUND = createError('FACE_NOT_FOUND', '%s', 404);
+export const GALLERY_EXISTS = createError('GALLERY_EXISTS', '%s', 409);
+export const IDENTITY_EXISTS = createError('IDENTITY_EXISTS', '%s', 409);
+export const IDENTITY_EMPTY = createError('IDENTITY_EMPTY', '%s', 409);
+export const MODEL_MISMATCH = createError('MODEL_MISMATCH', '%s', 409);
+export const NO_FACE_FOUND = createError('NO_FACE_FOUND', '%s', 422);
+export const GALLERY_UNAVAILABLE = createError('GALLERY_UNAVAILABLE', '%s', 503);
+export const FAISS_UNAVAILABLE = createError('FAISS_UNAVAILABLE', '%s', 503);
 
 /** Every code the API can answer, with status and message format (docs, tests). */
 export const ERROR_CODES: ReadonlyMap<string, ErrorDefinition> = registry;

@@ -4,9 +4,21 @@
 import type { ErrorRequestHandler } from 'express';
 
 import { messageOf } from '../errors.js';
+import { GalleryError } from '../gallery/gallery-error.js';
 import { InferError } from '../infer/infer-error.js';
 import { DEFAULT_MAX_BODY_BYTES } from './content-type-parser.js';
-import { BAD_REQUEST, HttpError, IMAGE_TOO_LARGE, IMAGE_UNREADABLE, INFERENCE_FAILED, INTERNAL, PAYLOAD_TOO_LARGE } from './error-codes.js';
+import {
+  BAD_LANDMARKS,
+  BAD_REQUEST,
+  ERROR_CODES,
+  HttpError,
+  IMAGE_TOO_LARGE,
+  IMAGE_UNREADABLE,
+  INFERENCE_FAILED,
+  INTERNAL,
+  NO_FACE_FOUND,
+  PAYLOAD_TOO_LARGE,
+} from './error-codes.js';
 
 export function toHttpError(err: unknown, maxBodyBytes = DEFAULT_MAX_BODY_BYTES): HttpError {
   if (err instanceof HttpError) return err;
@@ -18,10 +30,17 @@ export function toHttpError(err: unknown, maxBodyBytes = DEFAULT_MAX_BODY_BYTES)
         return new IMAGE_TOO_LARGE(err.message);
       case 'INFERENCE_FAILED':
         return new INFERENCE_FAILED(err.message);
+      case 'NO_FACE_FOUND':
+        return new NO_FACE_FOUND(err.message);
+      case 'BAD_LANDMARKS':
+        return new BAD_LANDMARKS(err.message);
       default:
         break;
     }
   }
+  // Gallery errors carry registry codes and whole messages.
+  const gallery = err instanceof GalleryError ? ERROR_CODES.get(err.code) : undefined;
+  if (gallery) return new HttpError(gallery.code, gallery.statusCode, (err as GalleryError).message);
   // Errors from express/router/body-parser for a bad request (e.g. a malformed %-escape in the path).
   const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode;
   if (status === 413) return new PAYLOAD_TOO_LARGE(maxBodyBytes);

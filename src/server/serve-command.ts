@@ -13,6 +13,7 @@ Loads every model artifact (<models>/<name>/model.onnx + manifest.json) and answ
 
 Options:
   --models <dir>       models folder (default ./models)
+  --galleries <dir>    galleries folder, created if missing (default $GALLERIES or ./galleries)
   --port <n>           port, 0 for any free one (default $PORT or 8080)
   --host <addr>        interface to listen on (default $HOST or all interfaces)
   --device <name>      ${DEVICES.join(' | ')} (default auto: cuda if it loads, else cpu)
@@ -28,7 +29,15 @@ Endpoints:
   POST /v1/models/{name}/classify   image (multipart field "image", or raw image/* body) -> top-k labels; ?top_k=5
   POST /v1/models/{name}/embed      image -> L2-normalized embedding (embedders)
   POST /v1/models/{name}/verify     image1 + image2 (multipart) -> cosine similarity and the decision
-                                    at the model's operating points; ?far=1e-4 (embedders)`;
+                                    at the model's operating points; ?far=1e-4 or ?threshold= (embedders)
+  POST|GET /v1/galleries            create {name, model, index?, metadata?} | list galleries
+  GET|DELETE /v1/galleries/{g}      a gallery (its model, index, counts) | delete it
+  POST|GET /v1/galleries/{g}/identities            create {id, metadata?} | list (?limit=&cursor=)
+  GET|PATCH|DELETE /v1/galleries/{g}/identities/{id}
+  POST|GET /v1/galleries/{g}/identities/{id}/faces enrol face images (field "image", optional
+                                    "landmarks") | list faces; DELETE .../faces/{face}
+  POST /v1/galleries/{g}/identify   faces -> top-k identities each (?k=5), unknown below the threshold
+  POST /v1/galleries/{g}/identities/{id}/verify    faces -> similarity to the identity's prototype`;
 
 export interface ServeCommandHooks {
   /** Closes the server when aborted (tests; programmatic use). */
@@ -49,6 +58,7 @@ export async function serveCommand(argv: string[], hooks: ServeCommandHooks = {}
       allowPositionals: false,
       options: {
         models: { type: 'string' },
+        galleries: { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
         device: { type: 'string' },
@@ -80,6 +90,7 @@ export async function serveCommand(argv: string[], hooks: ServeCommandHooks = {}
 
   const running = await startServer({
     modelsDir: values.models ?? 'models',
+    galleriesDir: values.galleries ?? process.env.GALLERIES ?? 'galleries',
     port,
     host: values.host ?? process.env.HOST,
     device,

@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 
 import { listArtifacts, type BrokenArtifact } from '../artifact/registry.js';
 import { ProtoserveError, hasCode, messageOf } from '../errors.js';
+import { Galleries } from '../gallery/gallery-registry.js';
 import { describeProvider } from '../infer/create-session.js';
 import { parseDevice, type Device } from '../infer/devices.js';
 import { ModelSession } from '../infer/model-session.js';
@@ -16,6 +17,10 @@ import { ModelPool } from './model-pool.js';
 export interface StartServerOptions {
   /** Folder holding <model>/manifest.json + model.onnx (default ./models). */
   modelsDir?: string;
+  /** Folder of the galleries (created if missing); none: gallery routes answer GALLERY_UNAVAILABLE. */
+  galleriesDir?: string;
+  /** Gallery log size that starts a snapshot (default 64 MiB). */
+  checkpointBytes?: number;
   /** 0 picks a free port (default 8080). */
   port?: number;
   /** Interface to listen on (default: all interfaces). */
@@ -39,6 +44,7 @@ export interface RunningServer {
   url: string;
   port: number;
   pool: ModelPool;
+  galleries?: Galleries;
   /** Resolves when every model finished its warm-up (never rejects; see pool.readiness()). */
   ready: Promise<void>;
   close(): Promise<void>;
@@ -75,8 +81,21 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   if (sessions.length === 0) logError(`no servable models in ${listing.modelsDir}: /v2/health/ready will answer 503`);
 
   const pool = new ModelPool(sessions, broken);
+  let galleries: Galleries | undefined;
+  if (options.galleriesDir !== undefined) {
+    try {
+      galleries = await Galleries.open(options.galleriesDir, { checkpointBytes: options.checkpointBytes, warn: logError });
+    } catch (err) {
+      await pool.release();
+      throw err;
+    }
+    for (const g of galleries.unavailable()) logError(`gallery ${g.name} unavailable: ${g.code}: ${g.message}`);
+    const open = galleries.list();
+    log(`galleries in ${galleries.dir}: ${open.length ? open.map((g) => `${g.name} (${g.identityCount} identities, model ${g.meta.model.name})`).join(', ') : 'none yet'}`);
+  }
   const app = createApp({
     models: pool,
+    galleries,
     maxBodyBytes: options.maxBodyBytes,
     maxPixels: options.maxPixels,
     quiet: options.quiet,
@@ -93,6 +112,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     });
   } catch (err) {
     await pool.release();
+    await galleries?.close();
     const where = `${options.host || '*'}:${port}`;
     const hint = hasCode(err) && err.code === 'EADDRINUSE' ? ' (port in use: pass --port or set PORT)' : '';
     throw new ProtoserveError('LISTEN_FAILED', `Cannot listen on ${where}: ${messageOf(err)}${hint}`, { cause: err });
@@ -125,8 +145,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         });
         server.closeIdleConnections();
       });
+      await galleries?.close();
       await pool.release();
     })());
 
-  return { server, url, port: address.port, pool, ready, close };
+  return { server, url, port: address.port, pool, galleries, ready, close };
 }

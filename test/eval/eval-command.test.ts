@@ -13,7 +13,7 @@ import { makeFaceBenchmarks, type FaceBenchmarkPaths } from '../../scripts/fixtu
 import type { ManifestDraft } from '../../src/artifact/manifest.js';
 import { readManifest } from '../../src/artifact/read-artifact.js';
 import { writeArtifact } from '../../src/artifact/write-artifact.js';
-import { preprocessingKey } from '../../src/eval/embed-images.js';
+import { preprocessingKey } from '../../src/infer/served-pipeline.js';
 import { evalCommand } from '../../src/eval/eval-command.js';
 import { readFeature } from '../../src/eval/feature-file.js';
 import { OnnxGraphBuilder } from '../../src/export/onnx-builder.js';

@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import type { ManifestDraft } from '../../src/artifact/manifest.js';
 import { writeArtifact } from '../../src/artifact/write-artifact.js';
 import { OnnxGraphBuilder, type Dim } from '../../src/export/onnx-builder.js';
+import { servedPipeline } from '../../src/infer/served-pipeline.js';
 
 export const MEAN_LABELS = ['dark', 'mid', 'bright'];
 /** logits = A * m + B, m = mean pixel intensity in [0, 1]. */
@@ -72,22 +73,22 @@ export function colorEmbedder(opts: { normalize?: boolean; size?: number; batch?
   if (normalize) g.op('LpNormalization', [g.op('Flatten', [pooled], { axis: 1 })], { axis: 1, p: 2 }, 'embedding');
   else g.op('Flatten', [pooled], { axis: 1 }, 'embedding');
   g.addOutput('embedding', [opts.batch ?? 'batch', 3]);
-  return {
-    bytes: g.toBytes(),
-    manifest: {
-      schema: 1,
-      name: opts.name ?? (normalize ? 'color-embedder' : 'color-embedder-raw'),
-      version: '2',
-      task: 'embedder',
-      input: { tensor: 'input.1', layout: 'NCHW', height: size, width: size, channels: 3, color: 'rgb', scale: 1, mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5], resize: 'stretch' },
-      output: { tensor: 'embedding', kind: 'embedding', dimension: 3, normalized: normalize },
-      operatingPoints: [
-        { far: 1e-4, threshold: 0.6 },
-        { far: 1e-3, threshold: 0.5 },
-      ],
-      provenance: { imported: true, licence: 'MIT' },
-    },
+  const manifest: ManifestDraft = {
+    schema: 1,
+    name: opts.name ?? (normalize ? 'color-embedder' : 'color-embedder-raw'),
+    version: '2',
+    task: 'embedder',
+    input: { tensor: 'input.1', layout: 'NCHW', height: size, width: size, channels: 3, color: 'rgb', scale: 1, mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5], resize: 'stretch' },
+    output: { tensor: 'embedding', kind: 'embedding', dimension: 3, normalized: normalize },
+    provenance: { imported: true, licence: 'MIT' },
   };
+  // Calibrated as the server serves it (image pairs, no flip test, this preprocessing).
+  const pipeline = servedPipeline(manifest);
+  manifest.operatingPoints = [
+    { far: 1e-4, threshold: 0.6, pipeline },
+    { far: 1e-3, threshold: 0.5, pipeline },
+  ];
+  return { bytes: g.toBytes(), manifest };
 }
 
 /** Expected embedding of a solid (r, g, b) image through colorEmbedder. */

@@ -91,7 +91,7 @@ describe('serveCommand', () => {
       const controller = new AbortController();
       const lines: string[] = [];
       let url = '';
-      const done = serveCommand(['--models', dir, '--port', '0', '--host', '127.0.0.1', '--device', 'cpu'], {
+      const done = serveCommand(['--models', dir, '--galleries', join(dir, 'galleries'), '--port', '0', '--host', '127.0.0.1', '--device', 'cpu'], {
         signal: controller.signal,
         log: (l) => lines.push(l),
         onListening: (running) => {

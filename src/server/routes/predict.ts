@@ -6,10 +6,10 @@ import { Router, type NextFunction, type Request, type RequestHandler, type Resp
 import { DEFAULT_TOP_K } from '../../infer/model-session.js';
 import { preprocessImage } from '../../infer/preprocess.js';
 import type { Task } from '../../artifact/manifest.js';
-import type { OperatingPoint } from '../../artifact/manifest.js';
 import { imageBody, imageOf, imagePairBody, imagePairOf } from '../content-type-parser.js';
 import { INVALID_PARAMETER, WRONG_TASK } from '../error-codes.js';
 import type { ModelPool, ServedModel } from '../model-pool.js';
+import { chooseOperatingPoint, servedOperatingPoints, type OperatingPointChoice } from '../operating-point.js';
 import { findModel } from './models.js';
 
 export const PREDICT_ROUTES = {
@@ -17,9 +17,6 @@ export const PREDICT_ROUTES = {
   embed: '/v1/models/:name/embed',
   verify: '/v1/models/:name/verify',
 } as const;
-
-/** The operating point a verification decides at when the request names none (if the model has it). */
-export const DEFAULT_VERIFY_FAR = 1e-4;
 
 export interface PredictOptions {
   maxBodyBytes?: number;
@@ -64,12 +61,11 @@ export function predictRoutes(pool: ModelPool, options: PredictOptions = {}): Ro
     });
   });
 
-  router.post(PREDICT_ROUTES.verify, withModel(pool, 'embedder'), checkFar, imagePairBody({ maxBytes: options.maxBodyBytes }), async (_req, res) => {
+  router.post(PREDICT_ROUTES.verify, withModel(pool, 'embedder'), checkOperatingPoint, imagePairBody({ maxBytes: options.maxBodyBytes }), async (_req, res) => {
     const started = performance.now();
     const model = modelOf(res);
     const { manifest } = model.session;
-    const points = manifest.operatingPoints ?? [];
-    const chosen = res.locals.operatingPoint as OperatingPoint | undefined;
+    const chosen = res.locals.operatingPoint as OperatingPointChoice;
     const [a, b] = await Promise.all(imagePairOf(res).map((img) => preprocessImage(img, manifest.input, { maxPixels: options.maxPixels })));
     const batch = new Float32Array(a.length * 2);
     batch.set(a, 0);
@@ -81,48 +77,23 @@ export function predictRoutes(pool: ModelPool, options: PredictOptions = {}): Ro
     for (let i = 0; i < u.length; i++) similarity += u[i] * v[i];
     // A threshold is the impostor score that FAR of impostor pairs exceed (protoserve eval
     // --calibrate): a pair is judged the same identity when its similarity is above it.
-    const decide = (p: OperatingPoint) => ({ far: p.far, threshold: p.threshold, same: similarity > p.threshold });
     res.json({
       model: { name: manifest.name, version: manifest.version },
       similarity,
-      decision: chosen ? decide(chosen) : null,
-      operating_points: points.map(decide),
-      ...(points.length === 0 ? { note: 'the model has no operating points: run protoserve eval --calibrate to add them' } : {}),
+      decision: chosen.threshold === null ? null : { far: chosen.far, threshold: chosen.threshold, same: similarity > chosen.threshold },
+      operating_point: chosen,
+      operating_points: servedOperatingPoints(manifest).map((p) => ({ far: p.far, threshold: p.threshold, same: similarity > p.threshold })),
       time_ms: times(started, preprocessed, inferred),
     });
   });
   return router;
 }
 
-/** Resolves ?far= before the (up to two images) body is read; see operatingPointParam. */
-const checkFar: RequestHandler = (req, res, next) => {
-  const { session } = modelOf(res);
-  res.locals.operatingPoint = operatingPointParam(req, session.manifest.operatingPoints ?? [], session.name);
+/** Resolves ?threshold= / ?far= before the (up to two images) body is read. */
+const checkOperatingPoint: RequestHandler = (req, res, next) => {
+  res.locals.operatingPoint = chooseOperatingPoint(req, modelOf(res).session.manifest);
   next();
 };
-
-/**
- * ?far=: the operating point to decide at, one of the model's (default 1e-4 when the model has
- * it, else the strictest one, the smallest FAR). None when the model has no operating points.
- */
-function operatingPointParam(req: Request, points: readonly OperatingPoint[], name: string): OperatingPoint | undefined {
-  const raw = req.query.far;
-  const available = points.map((p) => p.far).join(', ');
-  const near = (x: number, y: number) => Math.abs(x - y) <= 1e-9 * Math.max(Math.abs(x), Math.abs(y));
-  if (raw === undefined) return points.find((p) => near(p.far, DEFAULT_VERIFY_FAR)) ?? points[0];
-  const far = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-  if (!(far > 0 && far <= 1)) throw new INVALID_PARAMETER('far', `expected a false accept rate in (0, 1], got ${JSON.stringify(raw)}`);
-  const point = points.find((p) => near(p.far, far));
-  if (!point) {
-    throw new INVALID_PARAMETER(
-      'far',
-      points.length === 0
-        ? `model "${name}" has no operating points; run protoserve eval --calibrate to add them`
-        : `model "${name}" has no operating point at FAR ${far}; it has ${available}`,
-    );
-  }
-  return point;
-}
 
 /**
  * Resolves the model and checks its task and the query before the body is read, so a typo in
@@ -155,7 +126,7 @@ function topKParam(req: Request): number {
   return Number(raw);
 }
 
-function times(started: number, preprocessed: number, inferred: number) {
+export function times(started: number, preprocessed: number, inferred: number) {
   const round = (ms: number) => Math.round(ms * 1000) / 1000;
   return {
     preprocess: round(preprocessed - started),
