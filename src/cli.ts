@@ -21,6 +21,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'evaluate an embedder on LFW, IJB-C (1:1, 1:N) or MegaFace',
     run: async (argv) => (await import('./eval/eval-command.js')).evalCommand(argv),
   },
+  gallery: {
+    summary: 'create galleries, enrol a folder of faces, export and import galleries and seeds',
+    run: async (argv) => (await import('./gallery/gallery-command.js')).galleryCommand(argv),
+  },
   models: {
     summary: 'list the model artifacts in a models folder and check them',
     run: async (argv) => (await import('./artifact/models-command.js')).modelsCommand(argv),

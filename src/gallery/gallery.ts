@@ -273,6 +273,10 @@ export class Gallery {
     return new Gallery(dir, meta, store, state, log, generation, options);
   }
 
+  has(id: string): boolean {
+    return this.state.identities.has(id);
+  }
+
   identity(id: string): Identity {
     this.usable();
     return this.state.get(id, this.name);

@@ -91,6 +91,7 @@ export async function serveCommand(argv: string[], hooks: ServeCommandHooks = {}
   const running = await startServer({
     modelsDir: values.models ?? 'models',
     galleriesDir: values.galleries ?? process.env.GALLERIES ?? 'galleries',
+    checkpointBytes: checkpointBytesFromEnv(),
     port,
     host: values.host ?? process.env.HOST,
     device,
@@ -117,6 +118,14 @@ export async function serveCommand(argv: string[], hooks: ServeCommandHooks = {}
     if (hooks.signal?.aborted) return onAbort();
     hooks.signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** PROTOSERVE_CHECKPOINT_BYTES: gallery log size that starts a snapshot (default 64 MiB). */
+function checkpointBytesFromEnv(): number | undefined {
+  const raw = process.env.PROTOSERVE_CHECKPOINT_BYTES;
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw invalid(`PROTOSERVE_CHECKPOINT_BYTES: expected a positive number of bytes, got "${raw}"`);
+  return Number(raw);
 }
 
 function invalid(message: string): ProtoserveError {

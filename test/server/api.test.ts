@@ -234,6 +234,17 @@ describe('HTTP API', () => {
       expectError(await request(server).post(`${url}?far=abc`).attach('image1', img, 'a.png').attach('image2', img, 'b.png'), 400, 'INVALID_PARAMETER');
     });
 
+    test('?threshold= decides at a similarity of the request\'s choosing; the answer names its operating point', async () => {
+      const img = await solidPng(16, 16, [10, 20, 30]);
+      const calibrated = await request(server).post(url).attach('image1', img, 'a.png').attach('image2', img, 'b.png');
+      assert.deepEqual(calibrated.body.operating_point, { source: 'calibration', far: 1e-4, threshold: 0.6 });
+      const res = await request(server).post(`${url}?threshold=0.99999`).attach('image1', img, 'a.png').attach('image2', await solidPng(16, 16, [12, 20, 30]), 'b.png');
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual(res.body.operating_point, { source: 'request', far: null, threshold: 0.99999 });
+      assert.deepEqual(res.body.decision, { far: null, threshold: 0.99999, same: false });
+      expectError(await request(server).post(`${url}?threshold=0.5&far=0.001`).attach('image1', img, 'a.png').attach('image2', img, 'b.png'), 400, 'INVALID_PARAMETER');
+    });
+
     test('a missing, empty or extra file, a raw body, or a classifier get registry errors', async () => {
       const img = await solidPng(16, 16, [10, 20, 30]);
       const one = await request(server).post(url).attach('image1', img, 'a.png');
