@@ -5,18 +5,13 @@ import { after, test } from 'node:test';
 import { FaissStore } from '../../src/gallery/faiss-store.js';
 import type { GalleryStore, IndexSpec, SearchHit } from '../../src/gallery/gallery-store.js';
 import { IVF_MIN_PROTOTYPES } from '../../src/gallery/gallery-store.js';
+import { normalArray } from '../../src/seeded-random.js';
 
-/** Deterministic pseudo-random numbers (mulberry32), Gaussian by Box-Muller. */
+/** A stream of N(0, 1) samples from the project's seeded generator. */
 function rng(seed: number) {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(u() + 1e-12)) * Math.cos(2 * Math.PI * u());
+  const values = normalArray(1 << 20, 1, seed);
+  let i = 0;
+  return () => values[i++ % values.length];
 }
 
 function unit(v: Float32Array, d: number): Float32Array {
