@@ -1,6 +1,7 @@
 // GalleryStore on faiss-node, run in one worker thread per process (faiss-worker.ts): the main
 // thread only posts requests and awaits replies, so /v2/health/live answers while a search over
-// a million prototypes runs. The thread starts with the first store and ends with the last.
+// a million prototypes runs. The thread starts with the first store and stays for the next one;
+// it keeps the process alive only while a request is outstanding.
 import type { Worker } from 'node:worker_threads';
 
 import { startWorker } from '../worker-thread.js';
@@ -17,14 +18,11 @@ class FaissThread {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private seq = 0;
-  private refs = 0;
   private nextStore = 1;
   private failure?: Error;
 
-  static acquire(): FaissThread {
-    const thread = (FaissThread.current ??= new FaissThread());
-    thread.refs++;
-    return thread;
+  static shared(): FaissThread {
+    return (FaissThread.current ??= new FaissThread());
   }
 
   private constructor() {
@@ -67,13 +65,6 @@ class FaissThread {
       this.worker.postMessage({ ...request, seq }, transfer);
     });
   }
-
-  async release(): Promise<void> {
-    if (--this.refs > 0) return;
-    if (FaissThread.current === this) FaissThread.current = undefined;
-    this.failure ??= new GalleryError('FAISS_UNAVAILABLE', 'the faiss worker thread was closed');
-    await this.worker.terminate();
-  }
 }
 
 /**
@@ -96,14 +87,9 @@ export class FaissStore implements GalleryStore {
 
   /** A new, empty store; FAISS_UNAVAILABLE (with the reason) when the addon does not load. */
   static async open(dimension: number, spec: IndexSpec): Promise<FaissStore> {
-    const thread = FaissThread.acquire();
+    const thread = FaissThread.shared();
     const id = thread.newStoreId();
-    try {
-      await thread.call({ op: 'create', store: id, dimension, spec });
-    } catch (err) {
-      await thread.release();
-      throw err;
-    }
+    await thread.call({ op: 'create', store: id, dimension, spec });
     return new FaissStore(thread, id, dimension, spec);
   }
 
@@ -137,7 +123,6 @@ export class FaissStore implements GalleryStore {
     if (this.closed) return;
     this.closed = true;
     await this.thread.call({ op: 'drop', store: this.id }).catch(() => undefined);
-    await this.thread.release();
   }
 
   private call<T>(request: Request, transfer?: ArrayBuffer[]): Promise<T> {

@@ -211,19 +211,21 @@ export class PrototypeIndex {
   private rebuild(): void {
     const d = this.dimension;
     const live = this.size;
-    const vectors = new Float32Array(Math.max(live, 1024) * d);
-    const keys: string[] = [];
-    for (let label = 0; label < this.count; label++) {
-      const key = this.keys[label];
-      if (key === null) continue;
-      vectors.set(this.vectors.subarray(label * d, (label + 1) * d), keys.length * d);
-      this.labels.set(key, keys.length);
-      keys.push(key);
+    if (this.dead > 0) {
+      const vectors = new Float32Array(Math.max(live, 1024) * d);
+      const keys: string[] = [];
+      for (let label = 0; label < this.count; label++) {
+        const key = this.keys[label];
+        if (key === null) continue;
+        vectors.set(this.vectors.subarray(label * d, (label + 1) * d), keys.length * d);
+        this.labels.set(key, keys.length);
+        keys.push(key);
+      }
+      this.vectors = vectors;
+      this.keys = keys;
+      this.count = keys.length;
+      this.dead = 0;
     }
-    this.vectors = vectors;
-    this.keys = keys;
-    this.count = keys.length;
-    this.dead = 0;
     this.stale = false;
     this.index = this.createIndex(live);
     const rows = this.vectors.subarray(0, live * d);

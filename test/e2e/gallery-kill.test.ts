@@ -14,7 +14,7 @@ import { colorEmbedder, colorEmbedding, solidPng, tempDir, writeModels } from '.
 type RGB = [number, number, number];
 const ROOT = new URL('../..', import.meta.url).pathname;
 const IDENTITIES = ['ann', 'ben', 'cat', 'dan'];
-const ROUNDS = 4;
+const ROUNDS = 3;
 const CONCURRENCY = 8;
 
 let tmp: { dir: string; cleanup: () => Promise<void> };
