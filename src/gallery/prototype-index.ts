@@ -144,18 +144,23 @@ export class PrototypeIndex {
       if (fetch < 1 || fetch > ntotal) throw new Error(`PrototypeIndex: k = ${fetch} outside 1..${ntotal}`);
       const { distances, labels } = this.index.searchFloat32(q, fetch);
       const hits: SearchHit[][] = [];
-      let short = false;
+      // More results help only a row that tombstones crowded out (an IVF search that finds
+      // fewer than k in the lists it probes would find no more with a larger k).
+      let crowded = false;
       for (let i = 0; i < n; i++) {
         const row: SearchHit[] = [];
+        let dropped = false;
         for (let j = 0; j < fetch && row.length < want; j++) {
           const label = labels[i * fetch + j];
-          const key = label >= 0 ? this.keys[label] : null;
-          if (key !== null && key !== undefined) row.push({ key, similarity: Math.max(-1, Math.min(1, distances[i * fetch + j])) });
+          if (label < 0) continue;
+          const key = this.keys[label];
+          if (key === null || key === undefined) dropped = true;
+          else row.push({ key, similarity: Math.max(-1, Math.min(1, distances[i * fetch + j])) });
         }
-        if (row.length < want) short = true;
+        if (row.length < want && dropped) crowded = true;
         hits.push(row);
       }
-      if (!short || fetch === ntotal) return hits;
+      if (!crowded || fetch === ntotal) return hits;
       fetch = Math.min(ntotal, fetch * 4);
     }
   }

@@ -112,6 +112,18 @@ test('replacing and removing keys: searches see the live prototypes only; tombst
   assert.equal(new Set(all[0].map((h) => h.key)).size, 2700);
 });
 
+test('when tombstones crowd the top of faiss\'s list, the search asks again for more', async () => {
+  const d = 4;
+  const store = await open(d, { kind: 'exact' });
+  // 100 prototypes close to (1, 0, 0, 0); the 90 closest removed (too few tombstones to rebuild).
+  const keys = Array.from({ length: 100 }, (_, i) => `c${i}`);
+  await store.upsert(keys, Float32Array.from({ length: 100 * d }, (_, j) => (j % d === 0 ? 1 : j % d === 1 ? (j - 1) / d / 100 : 0)));
+  await store.remove(keys.slice(0, 90));
+  assert.equal((await store.stats()).dead, 90);
+  const [row] = await store.search(Float32Array.from([1, 0, 0, 0]), 10);
+  assert.deepEqual(row.map((h) => h.key), keys.slice(90));
+});
+
 test('ivf: exact until it can train, then IVF lists; recall@1 against exact on clustered data', async () => {
   const d = 16;
   const n = IVF_MIN_PROTOTYPES + 2000;
