@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import { resolveTrainingBackend } from '../../src/train/backends/index.js';
 import { buildClassifierNet } from '../../src/train/nets/classifier.js';
-import { SoftmaxCrossEntropy } from '../../src/train/objectives/softmax-cross-entropy.js';
+import { softmaxCrossEntropy } from '../../src/train/objectives/softmax-cross-entropy.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,7 +34,6 @@ const warmup = Number(values.warmup);
 
 const backend = await resolveTrainingBackend({ backend: values.backend, log: () => {} });
 const net = buildClassifierNet(values.net, CLASSES, { inputShape: [28, 28, 1], width: Number(values.width), seed: 1 });
-const objective = new SoftmaxCrossEntropy(CLASSES);
 const optimizer: tf.Optimizer = tf.train.adam(1e-3);
 const variables = net.trainableVariables();
 
@@ -49,7 +48,7 @@ const step = (): number =>
   tf.tidy(() => {
     phase = 'forward';
     const { value, grads } = tf.variableGrads(() => {
-      const loss = objective.loss(net.apply(x, true), y);
+      const loss = softmaxCrossEntropy(net.apply(x, true), y);
       phase = 'backward';
       return loss;
     }, variables);
