@@ -4,14 +4,15 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveTrainingBackend, TRAINING_BACKEND_NAMES } from './backends/index.js';
-import { buildRunModels } from './build-net.js';
+import { buildRunModels, classCounts } from './build-net.js';
 import { readCheckpoint } from './checkpoint.js';
 import { DATASET_NAMES, loadDataset } from './data/datasets.js';
-import { accuracy, predictClasses } from './evaluate-classifier.js';
+import { evaluateLongTail, type LongTailEvaluation } from './evaluate-long-tail.js';
 import { pixelsPerImage, takeSplit } from './data/image-dataset.js';
 import { train, type RunState } from './loop.js';
 import { describeBackbones } from './nets/registry.js';
 import { describeObjectives, OBJECTIVE_NAMES } from './objectives/registry.js';
+import { writeRunReport } from './run-report.js';
 import { DEFAULT_RUN_CONFIG, DEFAULT_STAGE, validateRunConfig, type RunConfig, type StageConfig } from './run-config.js';
 import { SCHEDULE_NAMES } from './schedule.js';
 
@@ -142,7 +143,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
   );
   const { backbone, objective } = buildRunModels(config, dataset);
   const test = config.testLimit ? takeSplit(dataset.test, config.testLimit, pixelsPerImage(dataset)) : dataset.test;
-  const evaluate = () => ({ test_accuracy: accuracy(predictClasses(backbone, objective.inferenceHead(), dataset, test), test.labels) });
+  const counts = classCounts(config, dataset);
+  let evaluation: LongTailEvaluation | undefined;
+  const evaluate = () => {
+    evaluation = evaluateLongTail(backbone, objective, dataset, test, counts);
+    return evaluation.metrics;
+  };
   const { state, complete } = await train({
     config,
     dataset,
@@ -166,6 +172,16 @@ export async function trainCommand(argv: string[]): Promise<number> {
     history: state.history,
   };
   writeFileSync(join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  const reports = writeRunReport(runDir, {
+    run: runDir,
+    complete,
+    backend: backend.name,
+    config,
+    dataset: { name: dataset.name, source: dataset.source, classNames: dataset.classNames, classCounts: counts, testImages: test.count },
+    history: state.history,
+    perClass: evaluation && { accuracy: evaluation.perClass, classifierNorms: evaluation.classifierNorms },
+  });
+  console.error(`report: ${reports.join(', ')}`);
   const testAccuracy = last?.metrics.test_accuracy;
   console.error(
     complete
