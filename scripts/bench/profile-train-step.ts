@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import { resolveTrainingBackend } from '../../src/train/backends/index.js';
 import { buildClassifierNet } from '../../src/train/nets/classifier.js';
-import { softmaxCrossEntropy } from '../../src/train/objectives/softmax-cross-entropy.js';
+import { softmaxCrossEntropy } from '../../src/train/objectives/cross-entropy.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,7 +40,7 @@ const variables = net.trainableVariables();
 let seed = 777;
 const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
 const x = tf.tensor4d(Float32Array.from({ length: BATCH * 28 * 28 }, next), [BATCH, 28, 28, 1]);
-const y = tf.tensor1d(Int32Array.from({ length: BATCH }, () => Math.floor(next() * CLASSES)), 'int32');
+const y = Int32Array.from({ length: BATCH }, () => Math.floor(next() * CLASSES));
 
 type Phase = 'forward' | 'backward' | 'optimizer';
 let phase: Phase = 'forward';

@@ -21,7 +21,7 @@ import { buildBackbone } from '../../src/train/nets/registry.js';
 import type { NamedWeights } from '../../src/train/nets/net.js';
 import { LinearClassifier } from '../../src/train/objectives/linear-classifier.js';
 import type { InferenceHead, Objective, PrepareContext, PreparedStep, StepLoss, StepPosition, StepTensors } from '../../src/train/objectives/objective.js';
-import { softmaxCrossEntropy } from '../../src/train/objectives/softmax-cross-entropy.js';
+import { softmaxCrossEntropy } from '../../src/train/objectives/cross-entropy.js';
 import { VariableSet } from '../../src/train/objectives/variable-set.js';
 import { DEFAULT_RUN_CONFIG, DEFAULT_STAGE, type RunConfig } from '../../src/train/run-config.js';
 
@@ -79,7 +79,7 @@ class TwoStageMemoryObjective implements Objective {
 
   loss(step: StepTensors): StepLoss {
     const [original, mixed] = step.features;
-    const ce = softmaxCrossEntropy(this.head.logits(original), step.labels);
+    const ce = softmaxCrossEntropy(this.head.logits(original), step.labelValues);
     const soft = tf.neg(tf.mean(tf.sum(tf.mul(step.rows.target, tf.logSoftmax(this.head.logits(mixed))), 1))) as tf.Scalar;
     const pull = tf.mul(0.01, tf.mean(tf.sum(tf.mul(original, tf.gather(this.memory, step.labels)), 1))) as tf.Scalar;
     // memory[y_i] <- feature_i, the last sample of each class winning (not part of the loss, so no gradient).

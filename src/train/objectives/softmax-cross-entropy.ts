@@ -1,19 +1,12 @@
 // Baseline objective: a linear classifier trained with softmax cross-entropy,
 // L = -1/B sum_i log softmax(z_i)[y_i], computed stably as logsumexp(z_i) - z_i[y_i].
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { softmaxCrossEntropy } from './cross-entropy.js';
 import { LinearClassifier } from './linear-classifier.js';
 import { singleView, type InferenceHead, type Objective, type PreparedStep, type StageSpec, type StepLoss, type StepTensors } from './objective.js';
 import type { Batch } from '../data/batches.js';
 import type { NamedWeights } from '../nets/net.js';
 import { VariableSet } from './variable-set.js';
-
-/** Mean softmax cross-entropy of `logits` [B, C] against integer `labels` [B]. */
-export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, labelSmoothing = 0): tf.Scalar {
-  return tf.tidy(() => {
-    const onehot = tf.oneHot(labels, logits.shape[1]);
-    return tf.losses.softmaxCrossEntropy(onehot, logits, undefined, labelSmoothing) as tf.Scalar;
-  });
-}
 
 export interface LinearObjectiveOptions {
   /** Feature dimension of the backbone. */
@@ -27,13 +20,13 @@ export class SoftmaxCrossEntropy implements Objective {
   readonly name = 'softmax-ce';
   readonly task = 'classifier';
   readonly stages: readonly StageSpec[] = [{ name: 'train', trainBackbone: true }];
-  readonly hyperparameters: Record<string, number | string | boolean>;
   private readonly vars = new VariableSet('softmax-ce');
   private readonly head: LinearClassifier;
 
-  constructor(opts: LinearObjectiveOptions & { labelSmoothing?: number }) {
+  readonly hyperparameters = {};
+
+  constructor(opts: LinearObjectiveOptions) {
     this.head = new LinearClassifier(this.vars, opts.features, opts.classes, opts.seed);
-    this.hyperparameters = { labelSmoothing: opts.labelSmoothing ?? 0 };
   }
 
   trainableVariables(): tf.Variable[] {
@@ -53,7 +46,7 @@ export class SoftmaxCrossEntropy implements Objective {
   }
 
   loss(step: StepTensors): StepLoss {
-    const loss = softmaxCrossEntropy(this.head.logits(step.features[0]), step.labels, this.hyperparameters.labelSmoothing as number);
+    const loss = softmaxCrossEntropy(this.head.logits(step.features[0]), step.labelValues);
     return { loss, terms: {}, updates: [] };
   }
 
