@@ -6,9 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Progress, formatDuration } from '../progress.js';
 import { mulberry32, streamSeed } from '../seeded-random.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
-import { BatchMaker } from './data/batches.js';
-import { pixelsPerImage, takeSplit, type ImageDataset, type ImageSplit } from './data/image-dataset.js';
 import { epochPermutation } from './data/rng.js';
+import { uniformSampler, type BatchSampler, type TrainingSource } from './data/training-source.js';
 import type { Net, NamedWeights } from './nets/net.js';
 import type { Objective, PrepareContext, PreparedStep, StageSpec, StepLoss, StepPosition } from './objectives/objective.js';
 import { StageOptimizer } from './optimizer.js';
@@ -56,8 +55,10 @@ export interface RunState {
 
 export interface TrainOptions {
   config: RunConfig;
-  /** Training images come from dataset.train (the first config.trainLimit of them). */
-  dataset: ImageDataset;
+  /** The training images (already limited to config.trainLimit by the caller). */
+  data: TrainingSource;
+  /** Where partner batches come from (default: uniform over images, with replacement). */
+  partnerSampler?: BatchSampler;
   /** The backbone. */
   net: Net;
   objective: Objective;
@@ -126,14 +127,8 @@ function stageOptimizer(config: StageConfig, spec: StageSpec, net: Net, objectiv
   return new StageOptimizer(config, { backbone: spec.trainBackbone ? net.trainableVariables() : [], head: objective.trainableVariables(spec.name) });
 }
 
-/** Uniform sampling with replacement: the partner batches of mixing objectives. */
-function sampledBatch(maker: BatchMaker, split: ImageSplit, size: number, random: () => number) {
-  const order = Uint32Array.from({ length: size }, () => Math.floor(random() * split.count));
-  return maker.make(split, 0, size, order);
-}
-
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const { config: c, dataset, net, objective } = opts;
+  const { config: c, data, net, objective } = opts;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const specs = objective.stages;
   const names = c.stages.map((s) => s.name).join(', ');
@@ -153,9 +148,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     log(`no checkpoint at ${opts.checkpointPath}; starting from scratch`);
   }
 
-  const train = c.trainLimit ? takeSplit(dataset.train, c.trainLimit, pixelsPerImage(dataset)) : dataset.train;
-  const stepsPerEpoch = Math.ceil(train.count / c.batchSize);
-  const maker = new BatchMaker(dataset);
+  const stepsPerEpoch = Math.ceil(data.count / c.batchSize);
+  const partners = opts.partnerSampler ?? uniformSampler(data.count);
   let optimizer: StageOptimizer | undefined;
   const save = async () =>
     writeCheckpoint(opts.checkpointPath, {
@@ -166,7 +160,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     });
 
   const epochsLeft = c.stages.slice(state.stage).reduce((n, s) => n + s.epochs, 0) - state.epoch;
-  const progress = new Progress({ unit: 'img', total: Math.max(epochsLeft * train.count - state.stepInEpoch * c.batchSize, 0) });
+  const progress = new Progress({ unit: 'img', total: Math.max(epochsLeft * data.count - state.stepInEpoch * c.batchSize, 0) });
   let stepsThisRun = 0;
   while (state.stage < c.stages.length) {
     const stage = c.stages[state.stage];
@@ -186,7 +180,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const position: StepPosition = { stage: spec.name, epoch: state.epoch + 1 };
       const learningRate = learningRateAt(stage, position.epoch);
       stageOpt.setLearningRate(learningRate);
-      const order = epochPermutation(train.count, c.seed, epochsBefore + state.epoch);
+      const order = epochPermutation(data.count, c.seed, epochsBefore + state.epoch);
       const totals = state.epochTotals;
       let segmentStart = performance.now();
       for (let i = state.stepInEpoch; i < stepsPerEpoch; i++) {
@@ -198,10 +192,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
           log(`stopped after ${stepsThisRun} steps (max-steps), ${progress.rate().toFixed(1)} img/s; checkpoint at ${opts.checkpointPath}`);
           return { state, complete: false };
         }
-        const batch = maker.make(train, i * c.batchSize, c.batchSize, order);
+        // One stream of random numbers per step drives augmentation, partner batches and the
+        // objective's choices, so a resumed run repeats them exactly.
         const random = mulberry32(streamSeed(c.seed, `step ${state.globalStep}`));
-        const ctx: PrepareContext = { ...position, random, drawBatch: (size) => sampledBatch(maker, train, size, random) };
-        const { loss, terms } = step.run(objective.prepare(batch, ctx), position);
+        const batch = await data.read(order.subarray(i * c.batchSize, (i + 1) * c.batchSize), random);
+        const ctx: PrepareContext = { ...position, random, drawBatch: (size) => data.read(partners.sample(size, random), random) };
+        const { loss, terms } = step.run(await objective.prepare(batch, ctx), position);
         totals.lossSum += loss;
         for (const [k, v] of Object.entries(terms)) totals.termSums[k] = (totals.termSums[k] ?? 0) + v;
         totals.steps++;

@@ -9,6 +9,7 @@ import { readCheckpoint } from './checkpoint.js';
 import { DATASET_NAMES, loadDataset } from './data/datasets.js';
 import { evaluateLongTail, type LongTailEvaluation } from './evaluate-long-tail.js';
 import { pixelsPerImage, takeSplit } from './data/image-dataset.js';
+import { InMemorySource } from './data/training-source.js';
 import { train, type RunState } from './loop.js';
 import { describeBackbones } from './nets/registry.js';
 import { describeObjectives, OBJECTIVE_NAMES } from './objectives/registry.js';
@@ -149,9 +150,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
     evaluation = evaluateLongTail(backbone, objective, dataset, test, counts);
     return evaluation.metrics;
   };
+  const trainSplit = config.trainLimit ? takeSplit(dataset.train, config.trainLimit, pixelsPerImage(dataset)) : dataset.train;
   const { state, complete } = await train({
     config,
-    dataset,
+    data: new InMemorySource(dataset, trainSplit),
     net: backbone,
     objective,
     backend: backend.name,

@@ -1,8 +1,8 @@
 // The training loop: a run stopped and resumed from its checkpoint ends with exactly the weights
 // (batch-norm statistics, the objective's heads and buffers, and optimizer state included) of
 // the same run done in one go, through every part of the objective contract: several views, a
-// partner batch, per-step random numbers, buffers updated from the batch, and two stages of
-// which the second freezes the backbone.
+// partner batch, per-step random numbers, random crops, buffers updated from the batch, and two
+// stages of which the second freezes the backbone.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { readCheckpoint, type Checkpoint } from '../../src/train/checkpoint.js';
 import type { Batch } from '../../src/train/data/batches.js';
 import { loadDataset } from '../../src/train/data/datasets.js';
 import { takeSplit } from '../../src/train/data/image-dataset.js';
+import { InMemorySource } from '../../src/train/data/training-source.js';
 import { accuracy, predictClasses } from '../../src/train/evaluate-classifier.js';
 import { train, type RunState } from '../../src/train/loop.js';
 import { buildBackbone } from '../../src/train/nets/registry.js';
@@ -62,9 +63,9 @@ class TwoStageMemoryObjective implements Objective {
     this.vars.setWeights(w);
   }
 
-  prepare(batch: Batch, ctx: PrepareContext): PreparedStep {
+  async prepare(batch: Batch, ctx: PrepareContext): Promise<PreparedStep> {
     const lam = ctx.random();
-    const partner = ctx.drawBatch(batch.size);
+    const partner = await ctx.drawBatch(batch.size);
     const mixed = batch.pixels.map((v, i) => lam * v + (1 - lam) * partner.pixels[i]);
     const target = new Float32Array(batch.size * this.classes);
     for (let i = 0; i < batch.size; i++) {
@@ -139,7 +140,7 @@ describe('training loop', () => {
       const { backbone, objective } = buildRunModels(config, mnist);
       const test = takeSplit(mnist.test, 32, 28 * 28);
       const evaluate = () => ({ test_accuracy: accuracy(predictClasses(backbone, objective.inferenceHead(), mnist, test), test.labels) });
-      const { state } = await train({ config: { ...config, maxSteps }, dataset: mnist, net: backbone, objective, backend, checkpointPath: path, resume, log: quiet, evaluate });
+      const { state } = await train({ config: { ...config, maxSteps }, data: new InMemorySource(mnist, takeSplit(mnist.train, 96, 28 * 28)), net: backbone, objective, backend, checkpointPath: path, resume, log: quiet, evaluate });
       objective.dispose();
       backbone.dispose();
       return state;
@@ -181,7 +182,7 @@ describe('training loop', () => {
     async function run(path: string, maxSteps: number | undefined, resume: boolean) {
       const backbone = buildBackbone('resnet8', { inputShape: [28, 28, 1], width: 4, seed: 1 });
       const objective = new TwoStageMemoryObjective(backbone.outputDim, 10);
-      const result = await train({ config: { ...config, maxSteps }, dataset: mnist, net: backbone, objective, backend, checkpointPath: path, resume, log: quiet });
+      const result = await train({ config: { ...config, maxSteps }, data: new InMemorySource(mnist, takeSplit(mnist.train, 64, 28 * 28), { padding: 2, flip: false }), net: backbone, objective, backend, checkpointPath: path, resume, log: quiet });
       objective.dispose();
       backbone.dispose();
       return { ...result, events: objective.events };

@@ -38,8 +38,8 @@ export interface StepPosition {
 export interface PrepareContext extends StepPosition {
   /** Uniform [0, 1) numbers for this step alone, reproducible from the run's seed and the step. */
   random: () => number;
-  /** A second batch from the run's sampler, augmented like the first (mixup / cutmix partners). */
-  drawBatch(size: number): Batch;
+  /** A second batch from the run's partner sampler, augmented like the first (mixup / cutmix partners). */
+  drawBatch(size: number): Promise<Batch>;
 }
 
 /**
@@ -108,7 +108,7 @@ export interface Objective {
   /** The inverse of getWeights(); every name must be present. */
   setWeights(weights: NamedWeights): void;
   /** Builds the step's inputs from the (augmented, normalized) batch; runs once per step on the whole batch. */
-  prepare(batch: Batch, ctx: PrepareContext): PreparedStep;
+  prepare(batch: Batch, ctx: PrepareContext): PreparedStep | Promise<PreparedStep>;
   /** The loss of a prepared step (or a shard of it), inside tf.variableGrads. */
   loss(step: StepTensors, ctx: LossContext): StepLoss;
   /** When a stage begins (not when a run resumes inside it). */
