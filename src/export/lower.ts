@@ -10,7 +10,7 @@
 import type { NamedWeights, Net } from '../train/nets/net.js';
 import { GRAPH_INPUT, resolvePadding, valueShapes, type BatchNormNode, type GraphNode, type NetGraph, type ValueShape } from '../train/nets/net-graph.js';
 import { ExportError } from './export-error.js';
-import { DEFAULT_OPSET, OnnxGraphBuilder } from './onnx-builder.js';
+import { DEFAULT_OPSET, OnnxGraphBuilder } from '../onnx/onnx-builder.js';
 
 /** What the exported graph appends after the net's output. */
 export type OutputAppend = 'softmax' | 'l2norm';
