@@ -314,7 +314,7 @@ export function bnAffine(node: BatchNormNode, weights: NamedWeights): { scale: F
 }
 
 /** [kh, kw, i, o] -> [o, i, kh, kw]. */
-function hwioToOihw(hwio: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
+export function hwioToOihw(hwio: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
   const out = new Float32Array(hwio.length);
   for (let y = 0; y < kh; y++) {
     for (let x = 0; x < kw; x++) {
