@@ -56,7 +56,7 @@ describe('validateManifest', () => {
     ['missing name', (m) => delete m.name, 'manifest.name', /missing/],
     ['name with a slash', (m) => (m.name = 'a/b'), 'manifest.name'],
     ['empty version', (m) => (m.version = ''), 'manifest.version'],
-    ['unknown task', (m) => (m.task = 'detector'), 'manifest.task', /"classifier", "embedder"/],
+    ['unknown task', (m) => (m.task = 'segmenter'), 'manifest.task', /"classifier", "embedder"/],
     ['file escaping the folder', (m) => (m.file = '../x.onnx'), 'manifest.file'],
     ['absolute file', (m) => (m.file = '/etc/passwd'), 'manifest.file'],
     ['bad sha256', (m) => (m.sha256 = 'XYZ'), 'manifest.sha256'],
