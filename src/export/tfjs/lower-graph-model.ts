@@ -9,6 +9,8 @@
 //   - Fused ops (_FusedConv2D, FusedDepthwiseConv2dNative: BiasAdd then an activation) become
 //     the Conv's bias plus one activation node.
 // An op outside SUPPORTED_OPS is refused (EXPORT_UNSUPPORTED) with its name and the node using it.
+import { basename } from 'node:path';
+
 import { DEFAULT_OPSET, floatAttr, OnnxGraphBuilder, type Dim } from '../../onnx/onnx-builder.js';
 import { resolvePadding } from '../../train/nets/net-graph.js';
 import { ExportError } from '../export-error.js';
@@ -102,7 +104,8 @@ class GraphLowering {
   private readonly byName: Map<string, TfNode>;
 
   constructor(private readonly model: TfGraphModel) {
-    this.g = new OnnxGraphBuilder(model.path.split('/').slice(-2).join('/'));
+    // Named after the file alone: the same model.json gives the same bytes wherever it lies.
+    this.g = new OnnxGraphBuilder(basename(model.path));
     this.byName = new Map(model.nodes.map((n) => [n.name, n]));
   }
 
@@ -129,7 +132,7 @@ class GraphLowering {
     const extra = options.extend?.(this.g, outputs) ?? [];
     const bytes = this.g.toBytes({
       opset: options.opset ?? DEFAULT_OPSET,
-      docString: `imported from TensorFlow.js graph model ${this.model.path.split('/').pop()} (${this.model.meta.generatedBy ?? 'unknown generator'})`,
+      docString: `imported from TensorFlow.js graph model ${basename(this.model.path)} (${this.model.meta.generatedBy ?? 'unknown generator'})`,
     });
     return { bytes, inputs, outputs: [...outputs, ...extra] };
   }
