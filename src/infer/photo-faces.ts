@@ -2,7 +2,6 @@
 // by the HTTP routes and by anything else that enrols or searches faces (galleries).
 //   decode (EXIF orientation applied) -> detect (boxes, scores, keypoints in photo pixels)
 //   -> align each face from its keypoints onto the 112x112 template -> (optionally) embed.
-import type { FaceSpec } from '../artifact/manifest.js';
 import type { DetectedFace, DetectOptions, FaceDetector } from './face-detection/face-detector.js';
 import { InferError } from './infer-error.js';
 import { alignFromKeypoints } from './keypoint-align.js';
@@ -57,11 +56,7 @@ export async function embedPhotoFaces(
 ): Promise<{ width: number; height: number; faces: EmbeddedFace[] }> {
   const { input, face } = embedder.manifest;
   if (input.width !== input.height) throw new InferError('INPUT_INVALID', `Model "${embedder.name}" takes ${input.width}x${input.height}; aligned face crops are square`);
-  const photo = await detectPhotoFaces(bytes, detector, { ...options, size: input.width, templateScale: templateScaleOf(face) });
+  const photo = await detectPhotoFaces(bytes, detector, { ...options, size: input.width, templateScale: face?.templateScale });
   const embeddings = await embedder.embedPixels(photo.faces.map((f) => f.aligned));
   return { ...photo, faces: photo.faces.map((f, i) => ({ ...f, embedding: embeddings[i] })) };
-}
-
-function templateScaleOf(face: FaceSpec | undefined): number {
-  return face?.templateScale ?? 1;
 }

@@ -385,6 +385,9 @@ describe('HTTP API', () => {
       expectError(res, 422, 'FACE_INDEX_OUT_OF_RANGE');
       assert.match(res.body.error.message, /\?face2=3 asks for face 3 of image2, which has 3 face\(s\) \(indices 0..2/);
       expectError(await request(faceApp).post('/v1/models/photo-embedder/verify?face1=-1').attach('image1', sample, 'a.jpg').attach('image2', sample, 'b.jpg'), 400, 'INVALID_PARAMETER');
+      const stray = await request(faceApp).post('/v1/models/photo-embedder/verify?input=aligned&face1=1').attach('image1', sample, 'a.jpg').attach('image2', sample, 'b.jpg');
+      expectError(stray, 400, 'INVALID_PARAMETER');
+      assert.match(stray.body.error.message, /face1.*aligned crops/);
       expectError(await request(faceApp).post('/v1/models/photo-embedder/embed?input=crop').set('Content-Type', 'image/jpeg').send(sample), 400, 'INVALID_PARAMETER');
       expectError(await request(faceApp).post('/v1/models/blazeface/detect?score_threshold=1.5').set('Content-Type', 'image/jpeg').send(sample), 400, 'INVALID_PARAMETER');
       expectError(await request(faceApp).post('/v1/models/blazeface/detect?max_faces=0').set('Content-Type', 'image/jpeg').send(sample), 400, 'INVALID_PARAMETER');

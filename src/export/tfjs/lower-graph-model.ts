@@ -46,8 +46,8 @@ const OTHER = ['Const', 'Placeholder', 'Identity', 'Square', 'Rsqrt', 'Relu6', '
 /** Every TensorFlow op the lowering handles. */
 export const SUPPORTED_OPS: readonly string[] = [...Object.keys(UNARY), ...Object.keys(BINARY), ...Object.keys(REDUCE), ...CONV, ...OTHER].sort();
 
-/** Activations a fused conv may end with. */
-const FUSED_ACTIVATIONS = ['Relu', 'Relu6', 'Elu', 'LeakyRelu', 'Prelu', 'Sigmoid', 'Tanh'];
+/** Activations a fused conv may end with (those TensorFlow.js's fused kernels run). */
+const FUSED_ACTIVATIONS = ['Relu', 'Relu6', 'Elu', 'LeakyRelu', 'Prelu', 'Sigmoid'];
 
 /** NHWC axis i sits at NCHW position NCHW_POSITION[i]. */
 const NCHW_POSITION = [0, 2, 3, 1];
@@ -285,7 +285,6 @@ class GraphLowering {
     switch (act) {
       case 'Relu':
       case 'Sigmoid':
-      case 'Tanh':
         return g.op(act, [x], undefined, out);
       case 'Elu':
         return g.op('Elu', [x], { alpha: floatAttr(1) }, out);

@@ -146,7 +146,11 @@ interface FacesOfPhotos {
 function withFaces(pool: ModelPool, maxPixels: number | undefined, indexParams: string[] = []): RequestHandler {
   return (req, res, next) => {
     const embedder: ModelSession = modelOf(res).session;
-    if (faceInputParam(req, embedder.manifest) !== 'photo') return next();
+    if (faceInputParam(req, embedder.manifest) !== 'photo') {
+      const stray = indexParams.find((p) => req.query[p] !== undefined);
+      if (stray) throw new INVALID_PARAMETER(stray, 'face indices pick faces in whole photos; this request sends aligned crops (add ?input=photo)');
+      return next();
+    }
     const detector = detectorFor(pool, embedder, req);
     const { input, face } = embedder.manifest;
     if (input.width !== input.height) throw new WRONG_TASK(embedder.name, `an embedder of ${input.width}x${input.height} inputs`, 'aligned face crops are square: send crops with ?input=aligned');
