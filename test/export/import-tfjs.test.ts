@@ -84,6 +84,7 @@ describe('import-tfjs lowering, op by op, against TensorFlow.js', () => {
   const cases: { what: string; consts?: ConstSpec[]; nodes: NodeSpec[]; input?: { name: string; shape: number[] } }[] = [
     { what: 'Conv2D SAME stride 2 (TF pads bottom/right)', consts: [W('w', [3, 3, 3, 6])], nodes: [conv('y', 'Conv2D', 'x', 'w', { strides: attr.ints([1, 2, 2, 1]) })] },
     { what: 'Conv2D VALID dilation 2', consts: [W('w', [3, 3, 3, 5])], nodes: [conv('y', 'Conv2D', 'x', 'w', { padding: attr.str('VALID'), dilations: attr.ints([1, 2, 2, 1]) })] },
+    { what: 'Conv2D with uint8-quantized weights (dequantized on reading)', consts: [{ name: 'w', shape: [3, 3, 3, 4], uint8: true }], nodes: [conv('y', 'Conv2D', 'x', 'w')] },
     { what: 'Conv2D EXPLICIT padding', consts: [W('w', [2, 3, 3, 3])], nodes: [conv('y', 'Conv2D', 'x', 'w', { padding: attr.str('EXPLICIT'), explicit_paddings: attr.ints([0, 0, 1, 2, 0, 1, 0, 0]) })] },
     { what: '_FusedConv2D BiasAdd + Relu6', consts: [W('w', [3, 3, 3, 6]), W('b', [6])], nodes: [conv('y', '_FusedConv2D', 'x', 'w', fused(['BiasAdd', 'Relu6']), ['b'])] },
     { what: '_FusedConv2D BiasAdd + Prelu', consts: [W('w', [1, 1, 3, 6]), W('b', [6]), W('alpha', [6])], nodes: [conv('y', '_FusedConv2D', 'x', 'w', fused(['BiasAdd', 'Prelu']), ['b', 'alpha'])] },

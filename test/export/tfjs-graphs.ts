@@ -12,6 +12,8 @@ export interface ConstSpec {
   /** Float values (default: seeded uniform in [-1, 1)); int32 when `int` is set. */
   values?: number[];
   int?: boolean;
+  /** Stored as uint8 with TensorFlow.js's affine quantization (value = q * scale + min). */
+  uint8?: boolean;
 }
 
 export interface NodeSpec {
@@ -47,6 +49,12 @@ export async function writeGraphModel(dir: string, name: string, spec: GraphSpec
     const n = c.shape.reduce((a, d) => a * d, 1);
     const values = c.values ?? Array.from(uniformArray(n, -1, 1, 100 + i));
     if (values.length !== n) throw new Error(`const ${c.name}: ${values.length} values for [${c.shape.join(', ')}]`);
+    if (c.uint8) {
+      const min = Math.min(...values);
+      const scale = (Math.max(...values) - min) / 255;
+      chunks.push(Buffer.from(Uint8Array.from(values, (v) => Math.round((v - min) / scale))));
+      return { name: c.name, shape: c.shape, dtype: 'float32', quantization: { dtype: 'uint8', scale, min } };
+    }
     const typed = c.int ? Int32Array.from(values) : Float32Array.from(values);
     chunks.push(Buffer.from(typed.buffer));
     return { name: c.name, shape: c.shape, dtype: c.int ? 'int32' : 'float32' };
