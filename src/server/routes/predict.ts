@@ -3,13 +3,16 @@
 // cosine similarity and the same/different decision at the model's operating points.
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 
-import { DEFAULT_TOP_K } from '../../infer/model-session.js';
-import { preprocessImage } from '../../infer/preprocess.js';
 import type { Task } from '../../artifact/manifest.js';
 import type { OperatingPoint } from '../../artifact/manifest.js';
+import type { DecodePool } from '../../infer/decode-pool.js';
+import { DEFAULT_TOP_K } from '../../infer/model-session.js';
+import type { RunOptions } from '../../infer/scheduled-model.js';
+import { admission } from '../admission.js';
 import { imageBody, imageOf, imagePairBody, imagePairOf } from '../content-type-parser.js';
 import { INVALID_PARAMETER, WRONG_TASK } from '../error-codes.js';
 import type { ModelPool, ServedModel } from '../model-pool.js';
+import { checkAlive, contextOf, requestContext, sendTimedJson, type RequestContext } from '../request-context.js';
 import { findModel } from './models.js';
 
 export const PREDICT_ROUTES = {
@@ -22,76 +25,104 @@ export const PREDICT_ROUTES = {
 export const DEFAULT_VERIFY_FAR = 1e-4;
 
 export interface PredictOptions {
-  maxBodyBytes?: number;
-  /** Largest decoded image, in pixels. */
-  maxPixels?: number;
+  maxBodyBytes: number;
+  /** Largest ?top_k=. */
+  maxTopK: number;
+  /** Requests in flight at once (limits.max_in_flight_requests). */
+  maxInFlight: number;
+  /** Default and largest deadline, ms. */
+  deadlineMs: number;
+  /** Decoding and preprocessing off the main thread. */
+  decoders: DecodePool;
 }
 
-export function predictRoutes(pool: ModelPool, options: PredictOptions = {}): Router {
+/**
+ * What every prediction route runs before reading the body: the in-flight cap, the model
+ * (found, of the task, ready), its query parameters, and the request's deadline. Routes that
+ * other modules add (detect, galleries) use it too.
+ */
+export function predictGuards(pool: ModelPool, task: Task, options: Pick<PredictOptions, 'maxInFlight' | 'deadlineMs' | 'maxTopK'>): RequestHandler[] {
+  return [admission(options.maxInFlight), withModel(pool, task, options.maxTopK), requestContext(options.deadlineMs)];
+}
+
+export function predictRoutes(pool: ModelPool, options: PredictOptions): Router {
   const router = Router();
   const body = imageBody({ maxBytes: options.maxBodyBytes });
+  const { decoders } = options;
 
-  router.post(PREDICT_ROUTES.classify, withModel(pool, 'classifier'), body, async (req, res) => {
-    const started = performance.now();
-    const model = modelOf(res);
-    const k = topKParam(req);
-    const { manifest } = model.session;
-    const tensor = await preprocessImage(imageOf(res), manifest.input, { maxPixels: options.maxPixels });
-    const preprocessed = performance.now();
-    const [row] = await model.session.run(tensor, 1);
-    const inferred = performance.now();
-    const predictions = model.session.predictions(row, k);
-    res.json({
-      model: { name: manifest.name, version: manifest.version },
-      predictions,
-      time_ms: times(started, preprocessed, inferred),
+  router.post(PREDICT_ROUTES.classify, ...predictGuards(pool, 'classifier', options), body, async (req, res) => {
+    const model = modelOf(res).session;
+    const context = bodyRead(res);
+    const k = topKParam(req, options.maxTopK);
+    const tensor = await timed(context, 'decode', decoders.tensor(imageOf(res), model.manifest.input, context));
+    const [row] = await model.run(tensor, 1, runOptions(context));
+    sendTimedJson(res, {
+      model: { name: model.name, version: model.manifest.version },
+      predictions: model.predictions(row, k),
+      time_ms: times(context),
     });
   });
 
-  router.post(PREDICT_ROUTES.embed, withModel(pool, 'embedder'), body, async (_req, res) => {
-    const started = performance.now();
-    const model = modelOf(res);
-    const { manifest } = model.session;
-    const tensor = await preprocessImage(imageOf(res), manifest.input, { maxPixels: options.maxPixels });
-    const preprocessed = performance.now();
-    const [vector] = await model.session.embed(tensor, 1);
-    const inferred = performance.now();
-    res.json({
-      model: { name: manifest.name, version: manifest.version },
+  router.post(PREDICT_ROUTES.embed, ...predictGuards(pool, 'embedder', options), body, async (_req, res) => {
+    const model = modelOf(res).session;
+    const context = bodyRead(res);
+    const tensor = await timed(context, 'decode', decoders.tensor(imageOf(res), model.manifest.input, context));
+    const [vector] = await model.embed(tensor, 1, runOptions(context));
+    sendTimedJson(res, {
+      model: { name: model.name, version: model.manifest.version },
       embedding: Array.from(vector),
       dimension: vector.length,
-      time_ms: times(started, preprocessed, inferred),
+      time_ms: times(context),
     });
   });
 
-  router.post(PREDICT_ROUTES.verify, withModel(pool, 'embedder'), checkFar, imagePairBody({ maxBytes: options.maxBodyBytes }), async (_req, res) => {
-    const started = performance.now();
-    const model = modelOf(res);
-    const { manifest } = model.session;
-    const points = manifest.operatingPoints ?? [];
+  router.post(PREDICT_ROUTES.verify, ...predictGuards(pool, 'embedder', options), checkFar, imagePairBody({ maxBytes: options.maxBodyBytes }), async (_req, res) => {
+    const model = modelOf(res).session;
+    const context = bodyRead(res);
+    const points = model.manifest.operatingPoints ?? [];
     const chosen = res.locals.operatingPoint as OperatingPoint | undefined;
-    const [a, b] = await Promise.all(imagePairOf(res).map((img) => preprocessImage(img, manifest.input, { maxPixels: options.maxPixels })));
+    const [a, b] = await timed(context, 'decode', Promise.all(imagePairOf(res).map((img) => decoders.tensor(img, model.manifest.input, context))));
     const batch = new Float32Array(a.length * 2);
     batch.set(a, 0);
     batch.set(b, a.length);
-    const preprocessed = performance.now();
-    const [u, v] = await model.session.embed(batch, 2);
-    const inferred = performance.now();
+    const [u, v] = await model.embed(batch, 2, runOptions(context));
     let similarity = 0;
     for (let i = 0; i < u.length; i++) similarity += u[i] * v[i];
     // A threshold is the impostor score that FAR of impostor pairs exceed (protoserve eval
     // --calibrate): a pair is judged the same identity when its similarity is above it.
     const decide = (p: OperatingPoint) => ({ far: p.far, threshold: p.threshold, same: similarity > p.threshold });
-    res.json({
-      model: { name: manifest.name, version: manifest.version },
+    sendTimedJson(res, {
+      model: { name: model.name, version: model.manifest.version },
       similarity,
       decision: chosen ? decide(chosen) : null,
       operating_points: points.map(decide),
       ...(points.length === 0 ? { note: 'the model has no operating points: run protoserve eval --calibrate to add them' } : {}),
-      time_ms: times(started, preprocessed, inferred),
+      time_ms: times(context),
     });
   });
   return router;
+}
+
+/** Marks the body as read (the parse time) and checks the deadline has not passed meanwhile. */
+function bodyRead(res: Response): RequestContext {
+  const context = contextOf(res);
+  context.times.parse = performance.now() - context.started;
+  checkAlive(context);
+  return context;
+}
+
+/** The request's signal, and its timing record for the scheduler to fill. */
+function runOptions(context: RequestContext): RunOptions {
+  return { signal: context.signal, timing: context.times };
+}
+
+async function timed<T>(context: RequestContext, stage: 'decode', work: Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await work;
+  } finally {
+    context.times[stage] += performance.now() - t0;
+  }
 }
 
 /** Resolves ?far= before the (up to two images) body is read; see operatingPointParam. */
@@ -125,17 +156,20 @@ function operatingPointParam(req: Request, points: readonly OperatingPoint[], na
 }
 
 /**
- * Resolves the model and checks its task and the query before the body is read, so a typo in
- * the URL or a wrong task answers at once instead of after a 10 MB upload.
+ * Resolves the model and checks its task, its state and the query before the body is read, so
+ * a typo in the URL, a wrong task or a model that is not ready answers at once instead of
+ * after a 10 MB upload.
  */
-function withModel(pool: ModelPool, task: Task): RequestHandler {
+function withModel(pool: ModelPool, task: Task, maxTopK: number): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const model = findModel(pool, req);
-    if (model.session.manifest.task !== task) {
-      const other = model.session.manifest.task === 'classifier' ? 'classify' : 'embed (or verify)';
-      throw new WRONG_TASK(model.session.name, `${article(model.session.manifest.task)}, not ${article(task)}`, `use POST /v1/models/${model.session.name}/${other}`);
+    const { name, manifest } = model.session;
+    if (manifest.task !== task) {
+      const other = manifest.task === 'classifier' ? 'classify' : 'embed (or verify)';
+      throw new WRONG_TASK(name, `${article(manifest.task)}, not ${article(task)}`, `use POST /v1/models/${name}/${other}`);
     }
-    if (task === 'classifier') topKParam(req);
+    model.session.checkReady();
+    if (task === 'classifier') topKParam(req, maxTopK);
     res.locals.model = model;
     next();
   };
@@ -145,22 +179,27 @@ function modelOf(res: Response): ServedModel {
   return res.locals.model as ServedModel;
 }
 
-/** ?top_k=: a positive integer (default 5); more than the label count returns every label. */
-function topKParam(req: Request): number {
+/** ?top_k=: a positive integer up to limits.max_top_k (default 5); more than the label count returns every label. */
+function topKParam(req: Request, max: number): number {
   const raw = req.query.top_k;
   if (raw === undefined) return DEFAULT_TOP_K;
-  if (typeof raw !== 'string' || !/^\d{1,6}$/.test(raw) || Number(raw) < 1) {
+  if (typeof raw !== 'string' || !/^\d{1,9}$/.test(raw) || Number(raw) < 1) {
     throw new INVALID_PARAMETER('top_k', `expected a positive integer, got ${JSON.stringify(raw)}`);
   }
+  if (Number(raw) > max) throw new INVALID_PARAMETER('top_k', `${raw} is over the limit of ${max} (limits.max_top_k)`);
   return Number(raw);
 }
 
-function times(started: number, preprocessed: number, inferred: number) {
+/** The request's stages in ms (also in the Server-Timing header). */
+function times(context: RequestContext) {
   const round = (ms: number) => Math.round(ms * 1000) / 1000;
+  const t = context.times;
   return {
-    preprocess: round(preprocessed - started),
-    inference: round(inferred - preprocessed),
-    total: round(performance.now() - started),
+    parse: round(t.parse),
+    preprocess: round(t.decode),
+    queue: round(t.queueMs),
+    inference: round(t.inferenceMs),
+    total: round(performance.now() - context.started),
   };
 }
 
