@@ -64,21 +64,27 @@ describe('BatchScheduler', () => {
     assert.deepEqual(many.map((r) => r.row[0]), [2, 4, 6, 8, 10, 12]);
   });
 
-  test('maxDelayMs holds a lone item for batch-mates while the runner is idle; a full batch goes at once', async () => {
+  test('maxDelayMs holds lone items for batch-mates while the runner is idle; a full batch goes at once', async () => {
     const runner = new GatedRunner();
-    const s = new BatchScheduler(runner, 1, { ...settings, maxDelayMs: 30 }, 'm');
+    const s = new BatchScheduler(runner, 1, { ...settings, maxDelayMs: 60_000 }, 'm');
     const a = s.submit([item(1)]);
+    const b = s.submit([item(2)]);
     await tick();
     assert.equal(runner.batches.length, 0, 'waiting for batch-mates');
-    const b = s.submit([item(2)]);
-    await new Promise((r) => setTimeout(r, 60));
-    assert.deepEqual(runner.batches, [[1, 2]]);
+    const cd = s.submit([item(3), item(4)]);
+    assert.deepEqual(runner.batches, [[1, 2, 3, 4]], 'a full batch is dispatched without waiting');
     await runner.release();
-    await Promise.all([a, b]);
-    const c = s.submit([5, 6, 7, 8].map(item));
-    assert.deepEqual(runner.batches.at(-1), [5, 6, 7, 8], 'full batch dispatched without waiting');
+    await Promise.all([a, b, cd]);
+  });
+
+  test('after maxDelayMs a lone item runs by itself', async () => {
+    const runner = new GatedRunner();
+    const s = new BatchScheduler(runner, 1, { ...settings, maxDelayMs: 20 }, 'm');
+    const a = s.submit([item(1)]);
+    for (let i = 0; i < 400 && runner.batches.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(runner.batches, [[1]]);
     await runner.release();
-    await c;
+    assert.equal((await a)[0].row[0], 2);
   });
 
   test('one failing input fails only its own request: its batch-mates are run again without it', async () => {
