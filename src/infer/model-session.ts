@@ -10,7 +10,7 @@ import { messageOf } from '../errors.js';
 import { createSessionOnDevice, type CreateSessionOptions, type ProviderAttempt } from './create-session.js';
 import type { Device, ExecutionProvider } from './devices.js';
 import { InferError } from './infer-error.js';
-import { l2Normalize, softmax, topK, type Prediction } from './postprocess.js';
+import { embeddingsOf, predictionsOf, type Prediction } from './postprocess.js';
 import { imageToTensor, inputDims, inputSize, preprocessPixels, type RgbImage } from './preprocess.js';
 
 /** What ModelSession.create needs of an artifact (readArtifact's LoadedArtifact fits). */
@@ -100,8 +100,7 @@ export class ModelSession {
   /** Embedder: one L2-normalized vector per item. */
   async embed(batch: Float32Array, n: number): Promise<Float32Array[]> {
     this.expectTask('embedder', 'embed');
-    const rows = await this.run(batch, n);
-    return this.manifest.output.normalized ? rows : rows.map((r) => l2Normalize(r));
+    return embeddingsOf(this.manifest, await this.run(batch, n));
   }
 
   /**
@@ -131,8 +130,7 @@ export class ModelSession {
 
   /** Scores as probabilities, best k first. */
   predictions(row: Float32Array, k: number): Prediction[] {
-    const probs = this.manifest.output.kind === 'logits' ? softmax(row) : row;
-    return topK(probs, this.manifest.labels ?? [], k);
+    return predictionsOf(this.manifest, row, k);
   }
 
   /**

@@ -27,8 +27,8 @@ describe('startServer', () => {
     const running = await startServer({ modelsDir, port: 0, host: '127.0.0.1', device: 'cpu', quiet: true, log: (l) => logs.push(l), logError: (l) => errors.push(l) });
     try {
       assert.match(running.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-      assert.ok(logs.some((l) => /^model mean-probs 1\.0\.0 \(classifier, mean-probs\/\) runs on cpu$/.test(l)), logs.join('\n'));
-      assert.ok(logs.some((l) => /^model color-embedder 2 \(embedder, color-embedder\/\) runs on cpu$/.test(l)));
+      assert.ok(logs.some((l) => /^model mean-probs 1\.0\.0 \(classifier, mean-probs\/\) runs on cpu, 1 worker thread, batches of up to 16$/.test(l)), logs.join('\n'));
+      assert.ok(logs.some((l) => /^model color-embedder 2 \(embedder, color-embedder\/\) runs on cpu, 1 worker thread, batches of up to 16$/.test(l)));
       assert.ok(errors.some((l) => l.includes('broken') && l.includes('MANIFEST_INVALID')), errors.join('\n'));
       assert.equal((await request(running.url).get('/v2/health/live')).status, 200);
       await running.ready;
