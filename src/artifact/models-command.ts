@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-import { ProtoserveError, messageOf } from '../errors.js';
+import { hasCode, messageOf } from '../errors.js';
+import { ArtifactError } from './artifact-error.js';
 import { importExternalModel, type ExternalInputDeclaration } from './describe-external-model.js';
 import { COLOR_ORDERS, LAYOUTS, OUTPUT_KINDS, RESIZE_MODES, TASKS, type OutputSpec, type Task } from './manifest.js';
 import { listArtifacts } from './registry.js';
@@ -85,7 +86,7 @@ async function importCommand(argv: string[]): Promise<number> {
     console.log(MODELS_USAGE);
     return 0;
   }
-  if (positionals.length !== 1) throw invalid('import takes one ONNX file');
+  if (positionals.length !== 1) throw invalid('import takes one ONNX file', 'model.onnx');
   const name = required(v, 'name');
   const task = oneOf(v, 'task', TASKS, true) as Task;
   const licence = required(v, 'licence');
@@ -125,35 +126,37 @@ function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>,
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals });
   } catch (err) {
-    throw invalid(messageOf(err));
+    // node:util parseArgs: ERR_PARSE_ARGS_UNKNOWN_OPTION, _INVALID_OPTION_VALUE, _UNEXPECTED_POSITIONAL.
+    throw invalid(messageOf(err), hasCode(err) ? err.code : 'arguments');
   }
 }
 
 function required(v: Record<string, unknown>, key: string): string {
   const value = v[key];
-  if (typeof value !== 'string' || value === '') throw invalid(`--${key} is required`);
+  if (typeof value !== 'string' || value === '') throw invalid(`--${key} is required`, `--${key}`);
   return value;
 }
 
 function oneOf(v: Record<string, unknown>, key: string, allowed: readonly string[], need = false): string {
   const value = need ? required(v, key) : (v[key] as string);
-  if (!allowed.includes(value)) throw invalid(`--${key}: expected one of ${allowed.join(', ')}, got "${value}"`);
+  if (!allowed.includes(value)) throw invalid(`--${key}: expected one of ${allowed.join(', ')}, got "${value}"`, `--${key}`);
   return value;
 }
 
 function int(v: Record<string, unknown>, key: string): number {
   const text = v[key] as string;
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw invalid(`--${key}: expected a positive integer, got "${text}"`);
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw invalid(`--${key}: expected a positive integer, got "${text}"`, `--${key}`);
   return Number(text);
 }
 
 function numbers(v: Record<string, unknown>, key: string): number[] {
   const text = v[key] as string;
   const list = text.split(',').map(Number);
-  if (list.some((n) => !Number.isFinite(n))) throw invalid(`--${key}: expected a number or a comma list of numbers, got "${text}"`);
+  if (list.some((n) => !Number.isFinite(n))) throw invalid(`--${key}: expected a number or a comma list of numbers, got "${text}"`, `--${key}`);
   return list;
 }
 
-function invalid(message: string): ProtoserveError {
-  return new ProtoserveError('INVALID_ARGUMENT', `models: ${message}. Run \`protoserve models --help\`.`);
+/** INVALID_ARGUMENT; details.option names the option (or what is wrong: 'model.onnx', a parseArgs code). */
+function invalid(message: string, option: string): ArtifactError {
+  return new ArtifactError('INVALID_ARGUMENT', `models: ${message}. Run \`protoserve models --help\`.`, { details: { option } });
 }

@@ -52,11 +52,13 @@ export async function readArtifact(dir: string, options: ReadArtifactOptions = {
   const manifest = await readManifest(abs);
   const modelPath = join(abs, manifest.file);
   if (options.verifyHash === false) {
-    try {
-      if (!(await stat(modelPath)).isFile()) throw new Error('not a file');
-    } catch (err) {
-      throw missingModel(abs, modelPath, err);
-    }
+    const isFile = await stat(modelPath).then(
+      (st) => st.isFile(),
+      (err: unknown) => {
+        throw missingModel(abs, modelPath, err);
+      },
+    );
+    if (!isFile) throw new ArtifactError('MODEL_FILE_MISSING', `${modelPath} is not a file (named by manifest.file in ${abs})`, { dir: abs });
     return { dir: abs, manifest, modelPath };
   }
   let bytes: Uint8Array;

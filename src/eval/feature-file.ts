@@ -75,7 +75,7 @@ export async function readFeature(path: string): Promise<Float32Array | Float64A
     bytes = await readFile(path);
   } catch (err) {
     if (hasCode(err) && err.code === 'ENOENT') {
-      throw new EvalError('FEATURE_FILE_INVALID', `Feature file ${path} not found (features are looked up at <features>/<image path relative to the dataset root><suffix>)`, { cause: err });
+      throw new EvalError('FEATURE_FILE_MISSING', `Feature file ${path} not found (features are looked up at <features>/<image path relative to the dataset root><suffix>)`, { cause: err });
     }
     throw new EvalError('FEATURE_FILE_INVALID', `Cannot read ${path}: ${messageOf(err)}`, { cause: err });
   }

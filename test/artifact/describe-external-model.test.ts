@@ -7,6 +7,7 @@ import { describeExternalModel, importExternalModel } from '../../src/artifact/d
 import { readArtifact } from '../../src/artifact/read-artifact.js';
 import { OnnxGraphBuilder } from '../../src/export/onnx-builder.js';
 import { ModelSession } from '../../src/infer/model-session.js';
+import { imageToTensor } from '../../src/infer/preprocess.js';
 import { colorEmbedder, colorEmbedding, meanIntensityClassifier, tempDir } from '../infer/tiny-models.js';
 
 describe('describeExternalModel', () => {
@@ -102,7 +103,8 @@ describe('describeExternalModel', () => {
     assert.equal(artifact.manifest.sha256, written.manifest.sha256);
     const session = await ModelSession.create(artifact, { device: 'cpu' });
     try {
-      const [v] = await session.embedPixels([{ data: new Uint8Array(112 * 112 * 3).fill(0).map((_, i) => [255, 0, 100][i % 3]), width: 112, height: 112, channels: 3 }]);
+      const pixels = { data: new Uint8Array(112 * 112 * 3).fill(0).map((_, i) => [255, 0, 100][i % 3]), width: 112, height: 112, channels: 3 as const };
+      const [v] = await session.embed(imageToTensor(pixels, session.manifest.input), 1);
       const want = colorEmbedding([255, 0, 100]);
       v.forEach((x, i) => assert.ok(Math.abs(x - want[i]) < 1e-5, `${x} vs ${want[i]}`));
     } finally {

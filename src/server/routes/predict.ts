@@ -5,6 +5,7 @@ import { Router, type NextFunction, type Request, type RequestHandler, type Resp
 
 import { DEFAULT_TOP_K } from '../../infer/model-session.js';
 import { preprocessImage } from '../../infer/preprocess.js';
+import { withArticle } from '../../infer/task-words.js';
 import type { Task } from '../../artifact/manifest.js';
 import type { OperatingPoint } from '../../artifact/manifest.js';
 import { imageBody, imageOf, imagePairBody, imagePairOf } from '../content-type-parser.js';
@@ -133,7 +134,7 @@ function withModel(pool: ModelPool, task: Task): RequestHandler {
     const model = findModel(pool, req);
     if (model.session.manifest.task !== task) {
       const other = model.session.manifest.task === 'classifier' ? 'classify' : 'embed (or verify)';
-      throw new WRONG_TASK(model.session.name, `${article(model.session.manifest.task)}, not ${article(task)}`, `use POST /v1/models/${model.session.name}/${other}`);
+      throw new WRONG_TASK(model.session.name, `${withArticle(model.session.manifest.task)}, not ${withArticle(task)}`, `use POST /v1/models/${model.session.name}/${other}`);
     }
     if (task === 'classifier') topKParam(req);
     res.locals.model = model;
@@ -162,8 +163,4 @@ function times(started: number, preprocessed: number, inferred: number) {
     inference: round(inferred - preprocessed),
     total: round(performance.now() - started),
   };
-}
-
-function article(task: string): string {
-  return `${/^[aeiou]/.test(task) ? 'an' : 'a'} ${task}`;
 }
