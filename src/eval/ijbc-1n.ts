@@ -96,7 +96,9 @@ export function evaluateIdentification(probe: IdentificationSet, gallery: Identi
   const mask = Int32Array.from(probe.subjects, (s) => {
     const pos = gallerySubject.get(s) ?? [];
     if (pos.length !== 1) {
-      throw new EvalError('METRIC_UNDEFINED', `1:N: probe subject ${s} has ${pos.length} gallery templates; the protocol needs exactly one`);
+      throw new EvalError('METRIC_UNDEFINED', `1:N: probe subject ${s} has ${pos.length} gallery templates; the protocol needs exactly one`, {
+        details: { subject: s, galleryTemplates: pos.length },
+      });
     }
     return pos[0];
   });

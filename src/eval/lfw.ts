@@ -76,7 +76,7 @@ export function parseLfwPairs(text: string, where = 'pairs.txt'): LfwPairList {
     } else if (f.length === 4 && isInt(f[1]) && isInt(f[3])) {
       pairs.push({ a: lfwImagePath(f[0], Number(f[1])), b: lfwImagePath(f[2], Number(f[3])), same: false });
     } else {
-      throw new EvalError('DATASET_FORMAT', `${where}:${i + 1}: "${lines[i]}" is neither "name n1 n2" nor "name1 n1 name2 n2"`);
+      throw new EvalError('DATASET_FORMAT', `${where}:${i + 1}: "${lines[i]}" is neither "name n1 n2" nor "name1 n1 name2 n2"`, { details: { file: where, line: i + 1 } });
     }
   }
   if (folds < 2) throw new EvalError('DATASET_FORMAT', `${where}: ${folds} folds; cross-validation needs at least 2`);
