@@ -171,9 +171,11 @@ export class ImageEmbedder implements FeatureSource {
         return;
       }
       this.pool ??= new AlignPool(this.workerCount, this.options.startWorker ?? startAlignWorker);
+      // The bytes move to the worker (no copy) when they own their buffer, as readFile's do.
+      const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
       const res = await this.pool.run(
         { path: abs, bytes, landmarks: r.landmarks ? Float64Array.from(r.landmarks) : undefined, landmarksFile, width: input.width, height: input.height },
-        [bytes.buffer as ArrayBuffer],
+        owned ? [bytes.buffer as ArrayBuffer] : [],
       );
       if (!res.ok) {
         if ('poolFailure' in res) {

@@ -101,26 +101,29 @@ test('with no name where tfjs-node is installed (and no GPU package): tfjs-node 
   assert.deepEqual(resolved.reasons.map((r) => r.name), ['tfjs-node-gpu']);
 });
 
-/** resolveTrainingBackend in a child process where @tensorflow/tfjs-node(-gpu) resolve to a stand-in addon. */
-function withStandIn(backend: string, gpu: boolean): Record<string, unknown> {
+/**
+ * resolveTrainingBackend, once per name in turn ('' for none), in a child process where
+ * @tensorflow/tfjs-node(-gpu) resolve to a stand-in addon.
+ */
+function withStandIn(backends: string[], gpu: boolean): Array<Record<string, unknown>> {
   const dir = new URL('./stand-in-tfjs-node/', import.meta.url).pathname;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', `${dir}register.mjs`, `${dir}resolve.ts`, backend], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', `${dir}register.mjs`, `${dir}resolve.ts`, ...backends], {
     encoding: 'utf8',
     env: { ...process.env, STAND_IN_GPU: gpu ? '1' : '0' },
   });
   assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1) as string);
+  return r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 }
 
 test('the native backends\' success path, against a stand-in addon that registers "tensorflow" as tfjs-node does', () => {
+  const [forced, auto] = withStandIn(['tfjs-node', ''], false);
   // Forced: it loads, becomes the active tfjs backend, computes, and the line says so.
-  assert.deepEqual(withStandIn('tfjs-node', false), {
+  assert.deepEqual(forced, {
     name: 'tfjs-node', line: 'training backend: tfjs-node (TensorFlow C library on CPU), chosen with --backend', active: 'tensorflow', sum: [2, 3], reasons: [],
   });
   // Unforced, with no GPU: tfjs-node-gpu is refused (it would compute on the CPU), tfjs-node runs before wasm.
-  const auto = withStandIn('', false);
   assert.deepEqual([auto.name, auto.active, auto.reasons], ['tfjs-node', 'tensorflow', ['tfjs-node-gpu']]);
   assert.match(String(auto.line), /not available: tfjs-node-gpu: @tensorflow\/tfjs-node-gpu loaded, but TensorFlow sees no GPU device/);
   // With a GPU, tfjs-node-gpu runs first.
-  assert.deepEqual(withStandIn('', true).line, 'training backend: tfjs-node-gpu (TensorFlow C library on GPU)');
+  assert.deepEqual(withStandIn([''], true)[0].line, 'training backend: tfjs-node-gpu (TensorFlow C library on GPU)');
 });
