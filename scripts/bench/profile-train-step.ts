@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { resolveTrainingBackend } from '../../src/train/backends/index.js';
 import { buildClassifierNet } from '../../src/train/nets/classifier.js';
 import { softmaxCrossEntropy } from '../../src/train/objectives/cross-entropy.js';
+import { mulberry32 } from '../../src/seeded-random.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,9 +38,8 @@ const net = buildClassifierNet(values.net, CLASSES, { inputShape: [28, 28, 1], w
 const optimizer: tf.Optimizer = tf.train.adam(1e-3);
 const variables = net.trainableVariables();
 
-let seed = 777;
-const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
-const x = tf.tensor4d(Float32Array.from({ length: BATCH * 28 * 28 }, next), [BATCH, 28, 28, 1]);
+const next = mulberry32(777);
+const x = tf.tensor4d(Float32Array.from({ length: BATCH * 28 * 28 }, () => next()), [BATCH, 28, 28, 1]);
 const y = Int32Array.from({ length: BATCH }, () => Math.floor(next() * CLASSES));
 
 type Phase = 'forward' | 'backward' | 'optimizer';

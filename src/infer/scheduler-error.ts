@@ -1,6 +1,7 @@
 // Typed errors of the scheduler: the queue is full, a request missed its deadline or went
 // away, or the model is not in a state to run. The HTTP layer maps each to its registry code;
 // `retryAfterS` becomes the Retry-After header, `state` the model's state in the answer.
+import { defineErrorCodes, type ErrorCodeSpec } from '../error-registry.js';
 import { ProtoserveError } from '../errors.js';
 
 export type SchedulerErrorCode =
@@ -26,3 +27,11 @@ export class SchedulerError extends ProtoserveError {
     this.state = options.state;
   }
 }
+
+// Registered with their classes (the CLI's exit statuses): see src/error-registry.ts.
+defineErrorCodes('scheduler', {
+  QUEUE_FULL: { class: 'unavailable', description: 'the inference or decoding queue holds as much as it may; retry later' },
+  DEADLINE_EXCEEDED: { class: 'unavailable', description: "the request's deadline passed before its result was ready" },
+  CANCELLED: { class: 'unavailable', description: 'the client went away before its result was ready' },
+  MODEL_UNAVAILABLE: { class: 'unavailable', description: 'the model is loading, failed, unloading or unloaded' },
+} satisfies Record<SchedulerErrorCode, ErrorCodeSpec>);

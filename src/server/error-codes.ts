@@ -18,7 +18,7 @@ export class HttpError extends ProtoserveError {
   /** Sent as the Retry-After header (503s). */
   retryAfterS?: number;
   /** Extra machine-readable fields of the answer's `error` object (e.g. a model's `state`). */
-  details?: Record<string, unknown>;
+  fields?: Record<string, unknown>;
 
   constructor(code: string, statusCode: number, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
@@ -28,12 +28,12 @@ export class HttpError extends ProtoserveError {
   /** Adds a Retry-After and/or details; returns this. */
   with(extra: { retryAfterS?: number; details?: Record<string, unknown> }): this {
     if (extra.retryAfterS !== undefined) this.retryAfterS = extra.retryAfterS;
-    if (extra.details) this.details = { ...this.details, ...extra.details };
+    if (extra.details) this.fields = { ...this.fields, ...extra.details };
     return this;
   }
 
   toJSON(): { error: { code: string; message: string } & Record<string, unknown> } {
-    return { error: { ...this.details, code: this.code, message: this.message } };
+    return { error: { ...this.fields, code: this.code, message: this.message } };
   }
 }
 

@@ -59,15 +59,16 @@ export function meanIntensityClassifier(opts: { logits?: boolean } = {}): { byte
 }
 
 /**
- * An InsightFace-style embedder: input "input.1" [batch, 3, size, size], output "embedding" =
- * per-channel mean of (pixel - 127.5) / 127.5 (GlobalAveragePool), L2-normalized unless
- * `normalize` is false.
+ * An InsightFace-style embedder: input "input.1" [batch, 3, size, width ?? size], output
+ * "embedding" = per-channel mean of (pixel - 127.5) / 127.5 (GlobalAveragePool), L2-normalized
+ * unless `normalize` is false.
  */
-export function colorEmbedder(opts: { normalize?: boolean; size?: number; batch?: Dim; name?: string } = {}): { bytes: Uint8Array; manifest: ManifestDraft } {
+export function colorEmbedder(opts: { normalize?: boolean; size?: number; width?: number; batch?: Dim; name?: string } = {}): { bytes: Uint8Array; manifest: ManifestDraft } {
   const size = opts.size ?? 112;
+  const width = opts.width ?? size;
   const normalize = opts.normalize ?? true;
   const g = new OnnxGraphBuilder('color-embedder');
-  g.addInput('input.1', [opts.batch ?? 'batch', 3, size, size]);
+  g.addInput('input.1', [opts.batch ?? 'batch', 3, size, width]);
   const pooled = g.op('GlobalAveragePool', ['input.1']);
   if (normalize) g.op('LpNormalization', [g.op('Flatten', [pooled], { axis: 1 })], { axis: 1, p: 2 }, 'embedding');
   else g.op('Flatten', [pooled], { axis: 1 }, 'embedding');
@@ -79,7 +80,7 @@ export function colorEmbedder(opts: { normalize?: boolean; size?: number; batch?
       name: opts.name ?? (normalize ? 'color-embedder' : 'color-embedder-raw'),
       version: '2',
       task: 'embedder',
-      input: { tensor: 'input.1', layout: 'NCHW', height: size, width: size, channels: 3, color: 'rgb', scale: 1, mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5], resize: 'stretch' },
+      input: { tensor: 'input.1', layout: 'NCHW', height: size, width, channels: 3, color: 'rgb', scale: 1, mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5], resize: 'stretch' },
       output: { tensor: 'embedding', kind: 'embedding', dimension: 3, normalized: normalize },
       operatingPoints: [
         { far: 1e-4, threshold: 0.6 },

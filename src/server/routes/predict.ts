@@ -6,6 +6,7 @@
 // the largest face of each photo (or ?face1= / ?face2=).
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 
+import { withArticle } from '../../infer/task-words.js';
 import type { Task } from '../../artifact/manifest.js';
 import type { OperatingPoint } from '../../artifact/manifest.js';
 import type { DecodePool } from '../../infer/decode-pool.js';
@@ -251,7 +252,7 @@ function withModel(pool: ModelPool, task: Task, maxTopK: number): RequestHandler
     const { name, manifest } = model.session;
     if (manifest.task !== task) {
       const other = { classifier: 'classify', embedder: 'embed (or verify)', detector: 'detect' }[manifest.task];
-      throw new WRONG_TASK(name, `${article(manifest.task)}, not ${article(task)}`, `use POST /v1/models/${name}/${other}`);
+      throw new WRONG_TASK(name, `${withArticle(manifest.task)}, not ${withArticle(task)}`, `use POST /v1/models/${name}/${other}`);
     }
     model.session.checkReady();
     if (task === 'classifier') topKParam(req, maxTopK);
@@ -286,8 +287,4 @@ export function times(context: RequestContext) {
     inference: round(t.inferenceMs),
     total: round(performance.now() - context.started),
   };
-}
-
-function article(task: string): string {
-  return `${/^[aeiou]/.test(task) ? 'an' : 'a'} ${task}`;
 }
