@@ -63,6 +63,11 @@ export function isBackboneName(name: string): name is BackboneName {
   return (BACKBONE_NAMES as readonly string[]).includes(name);
 }
 
+/** Whether the backbone takes `option` (e.g. 'width' for the CIFAR ResNets only). */
+export function backboneTakes(name: string, option: keyof BackboneOptions): boolean {
+  return isBackboneName(name) && FAMILIES[name].options.includes(option);
+}
+
 /** One line per backbone, for help texts. */
 export function describeBackbones(): Array<{ name: BackboneName; summary: string }> {
   return BACKBONE_NAMES.map((name) => ({ name, summary: FAMILIES[name].summary }));

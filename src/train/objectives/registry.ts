@@ -2,7 +2,7 @@
 // configuration rebuilds the objective it was trained with (export, resume).
 import { EplObjective } from './epl-objective.js';
 import type { MarginHead } from './margin-heads.js';
-import type { Objective } from './objective.js';
+import type { Objective, Task } from './objective.js';
 import { SoftmaxCrossEntropy } from './softmax-cross-entropy.js';
 
 /** What an objective is built from besides its own options. */
@@ -17,6 +17,8 @@ export interface ObjectiveContext {
 
 interface ObjectiveEntry {
   summary: string;
+  /** What the objective trains (default classifier). */
+  task?: Task;
   build(ctx: ObjectiveContext, options: Record<string, number | string | boolean>): Objective;
 }
 
@@ -27,10 +29,12 @@ const OBJECTIVES: Record<string, ObjectiveEntry> = {
   },
   epl: {
     summary: 'embedder: EPL, empirical prototypes on a --head cosface|arcface|uniface margin head',
+    task: 'embedder',
     build: (ctx, o) => new EplObjective({ ...ctx, ...marginOptions(o, ['head', 'scale', 'margin', 'k', 'startEpoch']), epl: true }),
   },
   margin: {
     summary: 'embedder: the --head margin head alone, without EPL (baseline)',
+    task: 'embedder',
     build: (ctx, o) => new EplObjective({ ...ctx, ...marginOptions(o, ['head', 'scale', 'margin']), epl: false }),
   },
 };
@@ -47,6 +51,13 @@ export const OBJECTIVE_NAMES = Object.keys(OBJECTIVES);
 
 export function describeObjectives(): Array<{ name: string; summary: string }> {
   return Object.entries(OBJECTIVES).map(([name, e]) => ({ name, summary: e.summary }));
+}
+
+/** What the named objective trains. */
+export function objectiveTask(name: string): Task {
+  const entry = OBJECTIVES[name];
+  if (!entry) throw new Error(`Unsupported objective: "${name}". Should be one of: ${OBJECTIVE_NAMES.join(', ')}`);
+  return entry.task ?? 'classifier';
 }
 
 export function buildObjective(name: string, ctx: ObjectiveContext, options: Record<string, number | string | boolean> = {}): Objective {
