@@ -65,7 +65,8 @@ export interface EmbedderFlags {
   initFrom?: string;
 }
 
-export function embedderFlags(values: Values, objective: string | undefined, num: (v: string | undefined, field: string) => number | undefined): EmbedderFlags {
+/** `resuming`: the objective comes from the checkpoint (a contradicting flag is refused there). */
+export function embedderFlags(values: Values, objective: string | undefined, resuming: boolean, num: (v: string | undefined, field: string) => number | undefined): EmbedderFlags {
   const task = values.task;
   if (task !== undefined && task !== 'classifier' && task !== 'embedder') throw new Error(`--task: "${task}" is not one of classifier, embedder`);
   // A face set (--data) trains an embedder: EPL unless told otherwise.
@@ -79,7 +80,7 @@ export function embedderFlags(values: Values, objective: string | undefined, num
     const v = num(values[flag], flag);
     if (v !== undefined) objectiveOptions[key] = v;
   }
-  if (Object.keys(objectiveOptions).length > 0 && (chosen === undefined || objectiveTask(chosen) !== 'embedder')) {
+  if (Object.keys(objectiveOptions).length > 0 && (chosen === undefined ? !resuming : objectiveTask(chosen) !== 'embedder')) {
     throw new Error(`--head, --scale, --margin and --epl-* belong to the embedder objectives (--objective epl | margin)`);
   }
   const far = num(values['val-far'], 'val-far');

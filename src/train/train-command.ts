@@ -129,7 +129,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (given.objective !== undefined && !OBJECTIVE_NAMES.includes(given.objective)) {
     throw new Error(`Unsupported objective: "${given.objective}". Should be one of: ${OBJECTIVE_NAMES.join(', ')}`);
   }
-  const embedder = embedderFlags(values, given.objective, num);
+  const embedder = embedderFlags(values, given.objective, values.resume, num);
   Object.assign(given, defined(embedder.given));
   const faces = embedder.faceSet ? await openFaceData(embedder.faceSet) : undefined;
   if (faces) Object.assign(given, { dataset: 'faces', faceData: faces.config });
