@@ -8,6 +8,7 @@
 //     is images 2k and 2k+1 (arcface_torch/eval/verification.py, load_bin).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { ProtoserveError } from '../../errors.js';
 import { readLfwPairs } from '../../eval/lfw.js';
 import { decodeImage } from './decode-image.js';
 import { isNumpyArray, unpickle, type PyValue } from './python-pickle.js';
@@ -29,8 +30,10 @@ export interface VerificationSet {
   folds: number;
 }
 
-export class VerificationSetError extends Error {
-  readonly code = 'VERIFICATION_SET_INVALID';
+export class VerificationSetError extends ProtoserveError {
+  constructor(message: string) {
+    super('VERIFICATION_SET_INVALID', message);
+  }
 }
 
 export async function loadVerificationSet(path: string, size: { height: number; width: number }): Promise<VerificationSet> {
