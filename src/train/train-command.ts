@@ -131,6 +131,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
   const embedder = embedderFlags(values, given.objective, values.resume, num);
   Object.assign(given, defined(embedder.given));
+  if (embedder.faceSet && values.dataset !== undefined) throw new Error('--data and --dataset exclude each other: --data DIR is the training set');
   const faces = embedder.faceSet ? await openFaceData(embedder.faceSet) : undefined;
   if (faces) Object.assign(given, { dataset: 'faces', faceData: faces.config });
   const runDir = values.out ?? join('runs', `${given.dataset ?? DEFAULT_RUN_CONFIG.dataset}-${given.net ?? DEFAULT_RUN_CONFIG.net}`);
