@@ -1,7 +1,7 @@
 // `protoserve gallery`: build and move galleries offline, in the same galleries folder the server
 // serves (not while a server holds it: the folder is locked by one process at a time).
 //   create <name> --model M      an empty gallery bound to an embedder of --models
-//   enroll <name> <folder>       root/<identity>/*.jpg (aligned face crops), with a progress bar
+//   enroll <name> <folder>       root/<identity>/*.jpg (photos or aligned crops), with a progress bar
 //   export <name> <file>         every identity with its faces' embeddings, in one file
 //   import <file> [--name N]     an export, or a trainer's gallery seed (gallery-seed.ts)
 //   list                         galleries, their model and size
@@ -13,9 +13,13 @@ import { parseArgs } from 'node:util';
 import type { Manifest } from '../artifact/manifest.js';
 import { listArtifacts } from '../artifact/registry.js';
 import { messageOf } from '../errors.js';
-import { alignedFaces } from '../infer/aligned-faces.js';
+import { alignedFaces, type FaceFinder } from '../infer/aligned-faces.js';
+import { decodeImage } from '../infer/preprocess.js';
 import { describeProvider } from '../infer/create-session.js';
+import { withArticle } from '../infer/task-words.js';
+import { FaceDetector } from '../infer/face-detection/face-detector.js';
 import { ModelSession } from '../infer/model-session.js';
+import { detectPhotoFaces } from '../infer/photo-faces.js';
 import { Progress, formatDuration } from '../progress.js';
 import { Galleries } from './gallery-registry.js';
 import { GalleryError } from './gallery-error.js';
@@ -31,11 +35,12 @@ stop the server first, or use its HTTP API: the folder is held by one process at
 Commands:
   create <name> --model NAME [--index exact|ivf|hnsw]
                                an empty gallery bound to the embedder NAME of --models
-  enroll <name> <folder>       enrol <folder>/<identity>/*.jpg|png|webp (aligned face crops of the
-                               model's input size), creating identities as needed
+  enroll <name> <folder>       enrol <folder>/<identity>/*.jpg|png|webp, creating identities as
+                               needed: photos (the largest face each, found by the detector) or
+                               aligned crops (--input, default the embedder's manifest face.input)
   export <name> <file>         write every identity, its metadata and faces (with embeddings)
   import <file> [--name NAME]  create a gallery from an export, or from a trainer's gallery seed
-                               (identity -> prototype; format in src/gallery/gallery-seed.ts)
+                               (identity -> prototype: protoserve export --gallery-seed)
   list                         the galleries, their model, identities and faces
 
 Options:
@@ -43,6 +48,9 @@ Options:
   --models DIR        models folder (default ./models)
   --model NAME        the embedder (create; import of a seed checks it against the seed's sha256)
   --index KIND        exact (default) | ivf | hnsw
+  --input KIND        enroll: photo | aligned (default: the embedder's face.input, else aligned)
+  --detector NAME     enroll photos: the detector of --models (default: the embedder's face.detector,
+                      else the only detector there)
   --device NAME       enroll: auto | cpu | cuda | webgpu (default auto)
   --batch-size N      enroll: faces per inference (default 32)
   -h, --help`;
@@ -75,6 +83,8 @@ export async function galleryCommand(argv: string[], io: GalleryIo = PROCESS_IO)
         index: { type: 'string' },
         name: { type: 'string' },
         device: { type: 'string' },
+        input: { type: 'string' },
+        detector: { type: 'string' },
         'batch-size': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -148,7 +158,7 @@ async function findManifest(modelsDir: string, name: string): Promise<Manifest> 
     const names = listing.artifacts.map((a) => a.manifest.name);
     throw new GalleryError('INVALID_PARAMETER', `no model "${name}" in ${listing.modelsDir} (models: ${names.length ? names.join(', ') : 'none'})`);
   }
-  if (found.manifest.task !== 'embedder') throw new GalleryError('INVALID_PARAMETER', `model "${name}" is a ${found.manifest.task}; a gallery needs an embedder`);
+  if (found.manifest.task !== 'embedder') throw new GalleryError('INVALID_PARAMETER', `model "${name}" is ${withArticle(found.manifest.task)}; a gallery needs an embedder`);
   return found.manifest;
 }
 
@@ -167,7 +177,14 @@ function bar(done: number, total: number, width = 24): string {
   return `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${(share * 100).toFixed(0).padStart(3)}%`;
 }
 
-async function enroll(galleries: Galleries, name: string, folder: string, modelsDir: string, values: { device?: string; 'batch-size'?: string }, io: GalleryIo): Promise<number> {
+interface EnrollValues {
+  device?: string;
+  input?: string;
+  detector?: string;
+  'batch-size'?: string;
+}
+
+async function enroll(galleries: Galleries, name: string, folder: string, modelsDir: string, values: EnrollValues, io: GalleryIo): Promise<number> {
   const started = performance.now();
   const gallery = galleries.get(name);
   const root = resolve(folder);
@@ -190,8 +207,31 @@ async function enroll(galleries: Galleries, name: string, folder: string, models
   if (artifact.manifest.sha256 !== gallery.meta.model.sha256) {
     throw new GalleryError('MODEL_MISMATCH', `gallery ${name} was built with ${gallery.meta.model.name} sha256 ${gallery.meta.model.sha256.slice(0, 12)}..., ${listing.modelsDir} has sha256 ${artifact.manifest.sha256.slice(0, 12)}...: embeddings would not be comparable`);
   }
-  const session = await ModelSession.create(artifact, { device: values.device ?? 'auto' });
-  io.stderr(`enrolling ${total} images of ${plan.length} identities from ${root} into ${name} with ${session.name} on ${describeProvider(session)}\n`);
+  const kind = values.input ?? artifact.manifest.face?.input ?? 'aligned';
+  if (kind !== 'photo' && kind !== 'aligned') usage(`--input: expected photo or aligned, got "${kind}"`);
+  const { input, face } = artifact.manifest;
+  let detectorArtifact: (typeof listing.artifacts)[number] | undefined;
+  if (kind === 'photo') {
+    const named = values.detector ?? face?.detector;
+    const detectors = listing.artifacts.filter((a) => a.manifest.task === 'detector' && (named === undefined || a.manifest.name === named));
+    if (detectors.length !== 1) {
+      usage(named ? `no detector "${named}" in ${listing.modelsDir}` : `enrolling photos needs a detector: ${detectors.length} in ${listing.modelsDir}; name one with --detector, or use --input aligned`);
+    }
+    if (input.width !== input.height) usage(`photos are aligned onto square crops; ${artifact.manifest.name} takes ${input.width}x${input.height}`);
+    detectorArtifact = detectors[0];
+  }
+  const device = values.device ?? 'auto';
+  const session = await ModelSession.create(artifact, { device });
+  const finder: FaceFinder = { decode: (b) => decodeImage(b), largestOnly: true };
+  let detector: FaceDetector<ModelSession> | undefined;
+  if (detectorArtifact) {
+    const found = (detector = new FaceDetector(await ModelSession.create(detectorArtifact, { device })));
+    finder.detect = async (bytes) => ({ detector: found.name, ...(await detectPhotoFaces(bytes, found, { size: input.width, templateScale: face?.templateScale })) });
+  }
+  io.stderr(
+    `enrolling ${total} images of ${plan.length} identities from ${root} into ${name} with ${session.name} on ${describeProvider(session)}` +
+      `${detector ? `, faces found by ${detector.name}` : ', as aligned crops'}\n`,
+  );
   const progress = new Progress({ unit: 'img', total, write: io.stderr, isTTY: io.isTTY ?? false });
   const skipped: string[] = [];
   let enrolled = 0;
@@ -205,7 +245,7 @@ async function enroll(galleries: Galleries, name: string, folder: string, models
         for (const [i, file] of chunk.entries()) {
           try {
             const bytes = await readFile(file);
-            const [face] = await alignedFaces([{ bytes }], session.manifest.input);
+            const [face] = await alignedFaces([{ bytes }], session.manifest.input, finder);
             faces.push({ tensor: face.tensor, sha256: createHash('sha256').update(bytes).digest('hex'), image: start + i });
           } catch (err) {
             skipped.push(`${file}: ${messageOf(err)}`);
@@ -230,6 +270,7 @@ async function enroll(galleries: Galleries, name: string, folder: string, models
     progress.finish();
   } finally {
     await session.release();
+    await detector?.session.release();
   }
   io.stderr(
     `enrolled ${enrolled} faces into ${plan.length} identities (${created} new) of ${name} in ${formatDuration((performance.now() - started) / 1000)}; ` +
@@ -260,18 +301,19 @@ async function importFile(galleries: Galleries, path: string, modelsDir: string,
     return 0;
   }
   // A trainer's seed: identity -> prototype.
-  const seed = await readSeed(path);
-  const manifest = await findManifest(modelsDir, values.model ?? seed.model.name);
-  if (manifest.sha256 !== seed.model.sha256 || manifest.output.dimension !== seed.dimension) {
+  const seed = readSeed(path);
+  const { model, dimension } = seed.header;
+  const manifest = await findManifest(modelsDir, values.model ?? model.name);
+  if (manifest.sha256 !== model.sha256 || manifest.output.dimension !== dimension) {
     throw new GalleryError(
       'MODEL_MISMATCH',
-      `${path} holds prototypes of ${seed.model.name} sha256 ${seed.model.sha256.slice(0, 12)}... (dimension ${seed.dimension}); ` +
+      `${path} holds prototypes of ${model.name} sha256 ${model.sha256.slice(0, 12)}... (dimension ${dimension}); ` +
         `${manifest.name} in ${modelsDir} is sha256 ${manifest.sha256.slice(0, 12)}... (dimension ${manifest.output.dimension}): not comparable`,
     );
   }
   if (!values.name) usage('importing a seed needs --name NAME for the new gallery');
   const name = values.name as string;
-  const gallery = await galleries.create(newMeta(name, manifest, parseIndexSpec(values.index), { seed: path }), seedState(seed, name));
+  const gallery = await galleries.create(newMeta(name, manifest, parseIndexSpec(values.index), { seed: { file: path, kind: seed.header.kind, run: seed.header.run } }), seedState(seed, name));
   io.stderr(`imported seed ${path} as gallery ${gallery.name}: ${gallery.identityCount} identities (model ${manifest.name} ${manifest.version})\n`);
   return 0;
 }

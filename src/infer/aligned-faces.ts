@@ -1,16 +1,17 @@
-// The faces of a request's images, aligned and ready for an embedder: the one place where images
-// become face tensors for enrolment, identification and verification against a gallery.
-// Today an image is either
-//   - an aligned face crop (no landmarks): used whole, resized to the model's input; or
+// The faces of a request's images, aligned and ready for an embedder: the one place where the
+// images of gallery requests (enrolment, identification, verification against an identity)
+// become face tensors. Each image is
 //   - a photo with client-given five-point landmarks per face: each face aligned onto the ArcFace
-//     template with face-align.ts (as the evaluator aligns benchmark images).
-// A photo without landmarks that is not crop-shaped is NO_FACE_FOUND. When a face detector is
-// served (issue 9), that branch of facesOfImage() runs the detector instead, and every caller
-// gets detected faces without change.
+//     template with face-align.ts, as the evaluator aligns benchmark images;
+//   - a whole photo, when a face detector is given (finder.detect: photo-faces.ts, the same path
+//     as /embed and /verify with ?input=photo): every face detected, aligned from its keypoints;
+//   - else an aligned face crop, used whole (resized to the model's input); an image that is not
+//     crop-shaped is NO_FACE_FOUND rather than a stretched photo posing as a face.
 import type { InputSpec } from '../artifact/manifest.js';
-import { ARCFACE_TEMPLATE_112, alignFace, estimateSimilarity, invertAffine } from './face-align.js';
+import { ARCFACE_TEMPLATE_112, alignFace, alignmentTemplate, estimateSimilarity, invertAffine } from './face-align.js';
+import type { PhotoFaces } from './photo-faces.js';
 import { InferError } from './infer-error.js';
-import { decodeImage, imageToTensor, preprocessPixels, type DecodeOptions, type RgbImage } from './preprocess.js';
+import { imageToTensor, preprocessPixels, type RgbImage } from './preprocess.js';
 
 /** One image of a request, with the landmarks of its faces when the client gives them. */
 export interface FaceImage {
@@ -24,14 +25,25 @@ export interface FaceImage {
 }
 
 export interface AlignedFace {
-  /** Index of the request image, and of the face in it. */
+  /** Index of the request image, and of the face in it (detected faces: largest first). */
   image: number;
   face: number;
   /** One item of the model's input tensor. */
   tensor: Float32Array;
-  /** The face's square in the photo: where the aligned crop came from. */
+  /** The face in the photo: the detector's box, or the square its aligned crop came from. */
   box: { x: number; y: number; width: number; height: number };
   landmarks?: number[];
+  /** Detected faces: the detector's score. */
+  score?: number;
+}
+
+/** How images become pixels and faces (the server decodes in its worker pool). */
+export interface FaceFinder {
+  decode(bytes: Uint8Array): Promise<RgbImage>;
+  /** Detects and aligns every face of a photo at the model's input size; absent: images are crops. */
+  detect?: (bytes: Uint8Array) => Promise<PhotoFaces & { detector: string }>;
+  /** Detected photos: only the largest face (enrolment takes one face per photo). */
+  largestOnly?: boolean;
 }
 
 /** Crops whose aspect ratio is this close to the model input's are taken as aligned faces. */
@@ -45,35 +57,41 @@ const POINT_NAMES = ['left eye', 'right eye', 'nose tip', 'left mouth corner', '
 const TEMPLATE_EYES = Math.hypot(ARCFACE_TEMPLATE_112[2] - ARCFACE_TEMPLATE_112[0], ARCFACE_TEMPLATE_112[3] - ARCFACE_TEMPLATE_112[1]);
 
 /** Every face of every image, in order, as input tensors of `input`. */
-export async function alignedFaces(images: readonly FaceImage[], input: InputSpec, options: DecodeOptions = {}): Promise<AlignedFace[]> {
-  const perImage = await Promise.all(images.map((img, i) => facesOfImage(img, i, input, options)));
+export async function alignedFaces(images: readonly FaceImage[], input: InputSpec, finder: FaceFinder): Promise<AlignedFace[]> {
+  const perImage = await Promise.all(images.map((img, i) => facesOfImage(img, i, input, finder)));
   return perImage.flat();
 }
 
-async function facesOfImage(img: FaceImage, index: number, input: InputSpec, options: DecodeOptions): Promise<AlignedFace[]> {
-  const pixels = await decodeImage(img.bytes, options);
-  if (img.landmarks === undefined) {
-    const aspect = pixels.width / pixels.height;
-    const want = input.width / input.height;
-    if (Math.abs(aspect / want - 1) > CROP_ASPECT_TOLERANCE) {
-      throw new InferError(
-        'NO_FACE_FOUND',
-        `No face found in image ${index}: it is ${pixels.width}x${pixels.height}, not an aligned ${input.width}x${input.height} face crop, ` +
-          'and no landmarks were given (send an aligned crop, or the photo with five landmarks per face in the "landmarks" field)',
-      );
+async function facesOfImage(img: FaceImage, index: number, input: InputSpec, finder: FaceFinder): Promise<AlignedFace[]> {
+  if (img.landmarks !== undefined) {
+    if (img.landmarks.length === 0) throw new InferError('BAD_LANDMARKS', `image ${index}: an empty list of faces; give one list of five [x, y] points per face`);
+    if (input.width !== input.height) {
+      throw new InferError('BAD_LANDMARKS', `image ${index}: landmarks align faces onto a square template, but the model takes ${input.width}x${input.height}; send aligned crops`);
     }
-    const tensor = await preprocessPixels(pixels, input);
-    return [{ image: index, face: 0, tensor, box: { x: 0, y: 0, width: pixels.width, height: pixels.height } }];
+    const pixels = await finder.decode(img.bytes);
+    return img.landmarks.map((points, face) => {
+      checkLandmarks(points, pixels, `image ${index}, face ${face}`);
+      const crop = alignFace(pixels, points, input.width) as RgbImage;
+      return { image: index, face, tensor: imageToTensor(crop, input), box: cropBox(points, input.width), landmarks: [...points] };
+    });
   }
-  if (img.landmarks.length === 0) throw new InferError('BAD_LANDMARKS', `image ${index}: an empty list of faces; give one list of five [x, y] points per face`);
-  if (input.width !== input.height) {
-    throw new InferError('BAD_LANDMARKS', `image ${index}: landmarks align faces onto a square template, but the model takes ${input.width}x${input.height}; send aligned crops`);
+  if (finder.detect) {
+    const photo = await finder.detect(img.bytes);
+    if (photo.faces.length === 0) throw new InferError('NO_FACE_FOUND', `No face found in image ${index} (${photo.width}x${photo.height}) by the detector "${photo.detector}"`);
+    const faces = finder.largestOnly ? photo.faces.slice(0, 1) : photo.faces;
+    return faces.map((f, face) => ({ image: index, face, tensor: imageToTensor(f.aligned, input), box: f.box, score: f.score }));
   }
-  return img.landmarks.map((points, face) => {
-    checkLandmarks(points, pixels, `image ${index}, face ${face}`);
-    const crop = alignFace(pixels, points, input.width) as RgbImage;
-    return { image: index, face, tensor: imageToTensor(crop, input), box: cropBox(points, input.width), landmarks: [...points] };
-  });
+  const pixels = await finder.decode(img.bytes);
+  const aspect = pixels.width / pixels.height;
+  if (Math.abs(aspect / (input.width / input.height) - 1) > CROP_ASPECT_TOLERANCE) {
+    throw new InferError(
+      'NO_FACE_FOUND',
+      `No face found in image ${index}: it is ${pixels.width}x${pixels.height}, not an aligned ${input.width}x${input.height} face crop, ` +
+        'and no landmarks were given (send an aligned crop, the photo with five landmarks per face in the "landmarks" field, or ?input=photo to detect faces)',
+    );
+  }
+  const tensor = await preprocessPixels(pixels, input);
+  return [{ image: index, face: 0, tensor, box: { x: 0, y: 0, width: pixels.width, height: pixels.height } }];
 }
 
 /**
@@ -115,8 +133,7 @@ export function checkLandmarks(points: readonly number[], image: { width: number
 
 /** The photo region that alignFace maps onto the size x size crop (its bounding box). */
 function cropBox(points: readonly number[], size: number): AlignedFace['box'] {
-  const scale = size / 112;
-  const inv = invertAffine(estimateSimilarity(Array.from(points, (v) => Math.fround(v)), ARCFACE_TEMPLATE_112.map((v) => v * scale)));
+  const inv = invertAffine(estimateSimilarity(Array.from(points, (v) => Math.fround(v)), alignmentTemplate(size, size)));
   const corners = [[0, 0], [size, 0], [0, size], [size, size]].map(([u, v]) => [inv[0] * u + inv[1] * v + inv[2], inv[3] * u + inv[4] * v + inv[5]]);
   const xs = corners.map((c) => c[0]);
   const ys = corners.map((c) => c[1]);

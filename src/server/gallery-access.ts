@@ -1,20 +1,33 @@
 // What every gallery route needs: the gallery named in the path, the served model it was built
 // with (one model per gallery: embeddings of another model, or of other weights under the same
-// name, are not comparable), and the faces of the request embedded by that model.
+// name, are not comparable), and the faces of the request embedded by that model (through the
+// decode pool, the detector and the model's scheduler, with the request's deadline).
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 import type { Gallery } from '../gallery/gallery.js';
 import type { Galleries } from '../gallery/gallery-registry.js';
 import { GalleryError } from '../gallery/gallery-error.js';
-import { alignedFaces, type AlignedFace, type FaceImage } from '../infer/aligned-faces.js';
+import { alignedFaces, type AlignedFace, type FaceFinder, type FaceImage } from '../infer/aligned-faces.js';
+import type { DecodePool } from '../infer/decode-pool.js';
+import type { FaceDetector } from '../infer/face-detection/face-detector.js';
+import { detectPhotoFaces } from '../infer/photo-faces.js';
 import { INVALID_PARAMETER } from './error-codes.js';
 import type { ModelPool, ServedModel } from './model-pool.js';
+import { detectorFor, faceInputParam } from './routes/face-photos.js';
+import { bodyRead, runOptions, timed } from './routes/predict.js';
 
 export interface GalleryRouteOptions {
   /** The galleries folder; without it every gallery route answers GALLERY_UNAVAILABLE. */
   galleries?: Galleries;
-  maxBodyBytes?: number;
-  maxPixels?: number;
+  maxBodyBytes: number;
+  /** Requests in flight at once (limits.max_in_flight_requests). */
+  maxInFlight: number;
+  /** Default and largest deadline, ms. */
+  deadlineMs: number;
+  /** Decoding off the main thread. */
+  decoders: DecodePool;
+  /** Most faces detected in one photo (limits.max_faces). */
+  maxFaces: number;
 }
 
 export function galleriesOf(options: GalleryRouteOptions): Galleries {
@@ -70,20 +83,49 @@ export function galleryModelOf(res: Response): ServedModel {
 export interface EmbeddedFaces {
   faces: AlignedFace[];
   embeddings: Float32Array[];
-  preprocessMs: number;
-  inferenceMs: number;
+  /** The detector that found the faces of whole photos (?input=photo), if any. */
+  detector?: { name: string; version: string };
+}
+
+/**
+ * Before the body is read: how this request's images become faces. ?input=photo (or the
+ * embedder's manifest face.input) detects faces with the served detector (?detector=, the
+ * manifest's, or the only one); otherwise images are aligned crops, or photos with landmarks.
+ */
+export function withFaceFinder(pool: ModelPool, options: GalleryRouteOptions, largestOnly = false): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const embedder = galleryModelOf(res).session;
+    res.locals.detector = faceInputParam(req, embedder.manifest) === 'photo' ? detectorFor(pool, embedder, req) : undefined;
+    res.locals.largestOnly = largestOnly;
+    next();
+  };
 }
 
 /** Aligns the faces of the request's images and embeds them in one batch. */
-export async function embedFaces(model: ServedModel, images: readonly FaceImage[], maxPixels?: number): Promise<EmbeddedFaces> {
-  const t0 = performance.now();
-  const faces = await alignedFaces(images, model.session.manifest.input, { maxPixels });
-  const size = model.session.itemSize;
-  const batch = new Float32Array(faces.length * size);
-  faces.forEach((f, i) => batch.set(f.tensor, i * size));
-  const t1 = performance.now();
-  const embeddings = await model.session.embed(batch, faces.length);
-  return { faces, embeddings, preprocessMs: t1 - t0, inferenceMs: performance.now() - t1 };
+export async function embedFaces(res: Response, images: readonly FaceImage[], options: GalleryRouteOptions): Promise<EmbeddedFaces> {
+  const model = galleryModelOf(res).session;
+  const context = bodyRead(res);
+  const run = runOptions(context);
+  const detector = res.locals.detector as FaceDetector | undefined;
+  const decode = (bytes: Uint8Array) => options.decoders.decode(bytes, context);
+  const { input, face } = model.manifest;
+  const finder: FaceFinder = {
+    decode,
+    largestOnly: res.locals.largestOnly as boolean,
+    ...(detector
+      ? {
+          detect: async (bytes: Uint8Array) => ({
+            detector: detector.name,
+            ...(await detectPhotoFaces(bytes, detector, { size: input.width, templateScale: face?.templateScale, maxFaces: options.maxFaces, decode, run })),
+          }),
+        }
+      : {}),
+  };
+  const faces = await timed(context, 'decode', alignedFaces(images, input, finder));
+  const batch = new Float32Array(faces.length * model.itemSize);
+  faces.forEach((f, i) => batch.set(f.tensor, i * model.itemSize));
+  const embeddings = await model.embed(batch, faces.length, run);
+  return { faces, embeddings, ...(detector ? { detector: { name: detector.name, version: detector.session.manifest.version } } : {}) };
 }
 
 /** A positive integer query parameter no larger than `max` (default when absent). */
@@ -96,7 +138,3 @@ export function intParam(req: Request, name: string, fallback: number, max: numb
   return Number(raw);
 }
 
-/** Rounds milliseconds to microseconds for time_ms fields. */
-export function ms(value: number): number {
-  return Math.round(value * 1000) / 1000;
-}

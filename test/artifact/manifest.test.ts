@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -56,7 +57,7 @@ describe('validateManifest', () => {
     ['missing name', (m) => delete m.name, 'manifest.name', /missing/],
     ['name with a slash', (m) => (m.name = 'a/b'), 'manifest.name'],
     ['empty version', (m) => (m.version = ''), 'manifest.version'],
-    ['unknown task', (m) => (m.task = 'detector'), 'manifest.task', /"classifier", "embedder"/],
+    ['unknown task', (m) => (m.task = 'segmenter'), 'manifest.task', /"classifier", "embedder"/],
     ['file escaping the folder', (m) => (m.file = '../x.onnx'), 'manifest.file'],
     ['absolute file', (m) => (m.file = '/etc/passwd'), 'manifest.file'],
     ['bad sha256', (m) => (m.sha256 = 'XYZ'), 'manifest.sha256'],
@@ -152,7 +153,7 @@ describe('writeArtifact / readArtifact', () => {
   test('refuses an invalid manifest before writing anything', async () => {
     await assert.rejects(
       writeArtifact(join(dir, 'bad'), { manifest: { ...classifier.manifest, labels: ['x'] }, onnxBytes: classifier.bytes }),
-      { code: 'MANIFEST_INVALID', message: /manifest\.labels/ },
+      { code: 'MANIFEST_INVALID', field: 'manifest.labels' },
     );
     await assert.rejects(readdir(join(dir, 'bad')), { code: 'ENOENT' });
   });
@@ -164,8 +165,9 @@ describe('writeArtifact / readArtifact', () => {
     await assert.rejects(readArtifact(target), (err: unknown) => {
       assert.ok(err instanceof ArtifactError);
       assert.equal(err.code, 'MODEL_HASH_MISMATCH');
-      assert.match(err.message, new RegExp(`expected ${manifest.sha256}`));
-      assert.match(err.message, /actual [0-9a-f]{64}/);
+      assert.equal(err.details?.expected, manifest.sha256);
+      assert.match(String(err.details?.actual), /^[0-9a-f]{64}$/);
+      assert.notEqual(err.details?.actual, manifest.sha256);
       return true;
     });
     // Without verification the same artifact loads (no bytes read).
@@ -178,7 +180,7 @@ describe('writeArtifact / readArtifact', () => {
     await assert.rejects(readArtifact(join(dir, 'empty')), { code: 'MANIFEST_NOT_FOUND' });
     await mkdir(join(dir, 'notjson'));
     await writeFile(join(dir, 'notjson', 'manifest.json'), '{ nope');
-    await assert.rejects(readArtifact(join(dir, 'notjson')), { code: 'MANIFEST_UNREADABLE', message: /not valid JSON/ });
+    await assert.rejects(readArtifact(join(dir, 'notjson')), { code: 'MANIFEST_UNREADABLE', details: { problem: 'not JSON' } });
     await mkdir(join(dir, 'nomodel'));
     await writeFile(join(dir, 'nomodel', 'manifest.json'), JSON.stringify(goodClassifier()));
     await assert.rejects(readArtifact(join(dir, 'nomodel')), { code: 'MODEL_FILE_MISSING' });
@@ -211,11 +213,11 @@ describe('updateOperatingPoints', () => {
     const target = join(dir, 'emb2');
     await writeArtifact(target, { manifest: embedder.manifest, onnxBytes: embedder.bytes });
     const text = await readFile(join(target, 'manifest.json'), 'utf8');
-    await assert.rejects(updateOperatingPoints(target, [{ far: 0.1, threshold: 0.2 }, { far: 0.1, threshold: 0.3 }]), { code: 'MANIFEST_INVALID', message: /operatingPoints\[1\]\.far/ });
+    await assert.rejects(updateOperatingPoints(target, [{ far: 0.1, threshold: 0.2 }, { far: 0.1, threshold: 0.3 }]), { code: 'MANIFEST_INVALID', field: 'manifest.operatingPoints[1].far' });
     assert.equal(await readFile(join(target, 'manifest.json'), 'utf8'), text);
     const cls = join(dir, 'cls');
     await writeArtifact(cls, { manifest: classifier.manifest, onnxBytes: classifier.bytes });
-    await assert.rejects(updateOperatingPoints(cls, [{ far: 0.1, threshold: 0.2 }]), { code: 'MANIFEST_INVALID', message: /only embedders/ });
+    await assert.rejects(updateOperatingPoints(cls, [{ far: 0.1, threshold: 0.2 }]), { code: 'MANIFEST_INVALID', field: 'manifest.operatingPoints' });
   });
 
   test('expectedSha256: writes for the model measured, refuses (file untouched) when the folder holds another', async () => {
@@ -233,7 +235,7 @@ describe('updateOperatingPoints', () => {
     await assert.rejects(updateOperatingPoints(target, [{ far: 1e-3, threshold: 0.9 }], { expectedSha256: measured }), (err: unknown) => {
       assert.ok(err instanceof ArtifactError);
       assert.equal(err.code, 'MODEL_MANIFEST_MISMATCH');
-      assert.match(err.message, new RegExp(`${replaced.manifest.sha256}.*${measured}`));
+      assert.deepEqual(err.details, { manifestSha256: replaced.manifest.sha256, expectedSha256: measured });
       return true;
     });
     assert.equal(await readFile(join(target, 'manifest.json'), 'utf8'), text);
@@ -271,5 +273,39 @@ describe('listArtifacts', () => {
 
   test('a missing models folder is an error of its own', async () => {
     await assert.rejects(listArtifacts(join(dir, 'nope')), { code: 'MODELS_DIR_NOT_FOUND' });
+  });
+});
+
+describe('validateManifest: detectors and face embedders', () => {
+  const goodDetector = (): Manifest => structuredClone(JSON.parse(readFileSync('models/blazeface/manifest.json', 'utf8')) as Manifest);
+
+  test('accepts the bundled detector and face embedder', () => {
+    assert.deepEqual(manifestIssues(goodDetector()), []);
+    assert.deepEqual(manifestIssues(JSON.parse(readFileSync('models/mobileface/manifest.json', 'utf8'))), []);
+  });
+
+  const cases: [string, (m: Manifest) => void, string, RegExp?][] = [
+    // 896 anchors x (1 + 4 + 2 x 6) = 15232; one keypoint fewer makes it 13440.
+    ['an output that does not hold every anchor', (m) => m.detector!.keypoints.pop(), 'manifest.output.dimension', /expected 13440 for 896 anchors x \(score \+ 4 box \+ 2 x 5 keypoints\), got 15232/],
+    ['a detector without its decoding', (m) => delete m.detector, 'manifest.detector', /missing/],
+    ['an unknown decoder', (m) => ((m.detector as { decoder: string }).decoder = 'yolo'), 'manifest.detector.decoder', /"blazeface"/],
+    ['a score threshold of 1', (m) => (m.detector!.scoreThreshold = 1), 'manifest.detector.scoreThreshold', /\(0, 1\)/],
+    ['a zero stride', (m) => (m.detector!.anchors[0].stride = 0), 'manifest.detector.anchors[0].stride'],
+    ['a detector with embedding output', (m) => (m.output.kind = 'embedding'), 'manifest.output.kind', /"detections" for a detector/],
+  ];
+  for (const [what, mutate, field, text] of cases) {
+    test(`refuses ${what}, naming ${field}`, () => {
+      const m = goodDetector();
+      mutate(m);
+      assertInvalid(m, field, text);
+    });
+  }
+
+  test('face input belongs to embedders, and says photo or aligned', () => {
+    assertInvalid({ ...goodClassifier(), face: { input: 'photo' } }, 'manifest.face', /only face embedders/);
+    assertInvalid({ ...goodEmbedder(), face: { input: 'selfie' } }, 'manifest.face.input', /"aligned", "photo"/);
+    assertInvalid({ ...goodEmbedder(), face: { input: 'photo', templateScale: 5 } }, 'manifest.face.templateScale');
+    assertInvalid({ ...goodEmbedder(), detector: goodDetector().detector }, 'manifest.detector', /only detectors/);
+    assert.deepEqual(manifestIssues({ ...goodEmbedder(), face: { input: 'photo', detector: 'blazeface', templateScale: 1 } }), []);
   });
 });

@@ -34,7 +34,7 @@ async function startServer(): Promise<Server> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'src/cli.ts', 'serve', '--models', join(tmp.dir, 'models'), '--galleries', join(tmp.dir, 'galleries'), '--port', '0', '--host', '127.0.0.1', '--device', 'cpu', '--quiet'],
-    { cwd: ROOT, env: { ...process.env, PROTOSERVE_CHECKPOINT_BYTES: '4096' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: ROOT, env: { ...process.env, PROTOSERVE_SERVER_GALLERY_CHECKPOINT_BYTES: '4096' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
   child.stdout?.on('data', (d) => (out += d));

@@ -1,13 +1,16 @@
 // protoserve gallery: create, enroll a folder, list, export, import (an export and a trainer's seed).
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+
+import sharp from 'sharp';
 
 import { readManifest } from '../../src/artifact/read-artifact.js';
 import { galleryCommand } from '../../src/gallery/gallery-command.js';
 import { Galleries } from '../../src/gallery/gallery-registry.js';
-import { readSeed, writeSeed } from '../../src/gallery/gallery-seed.js';
+import { writeGallerySeed } from '../../src/export/gallery-seed.js';
+import { readSeed } from '../../src/gallery/gallery-seed.js';
 import { colorEmbedder, colorEmbedding, solidPng, tempDir, writeModels } from '../infer/tiny-models.js';
 
 let dir: string;
@@ -65,45 +68,69 @@ test('export, then import under another name: the same identities and embeddings
   await assert.rejects(run('import', file, '--name', 'office-copy'), { code: 'GALLERY_EXISTS' });
 });
 
-test('import a trainer\'s seed (identity -> prototype); a seed of another model is refused', async () => {
+test('import a trainer\'s seed (protoserve export --gallery-seed); a seed of another model is refused', async () => {
   const seedFile = join(dir, 'classes.seed');
-  const prototypes = Float32Array.from([...colorEmbedding([200, 0, 0]), ...colorEmbedding([0, 200, 0])]);
-  await writeSeed(seedFile, {
-    model: { name: 'color-embedder', sha256: sha },
-    dimension: 3,
-    identities: [{ id: 'red', images: 40, metadata: { class: 0 } }, { id: 'green' }],
-    prototypes,
-  });
-  const back = await readSeed(seedFile);
-  assert.deepEqual(back.identities, [{ id: 'red', images: 40, metadata: { class: 0 } }, { id: 'green' }]);
+  const header = { format: 'protoserve-gallery-seed' as const, version: 1, model: { name: 'color-embedder', sha256: sha }, dimension: 3, identities: ['red', 'green'], kind: 'empirical' as const, images: [40, 1], run: 'runs/x' };
+  await writeGallerySeed(seedFile, header, Float32Array.from([...colorEmbedding([200, 0, 0]), ...colorEmbedding([0, 200, 0])]));
+  assert.deepEqual(readSeed(seedFile).header.identities, ['red', 'green']);
   assert.equal((await run('import', seedFile, '--name', 'classes', '--index', 'hnsw')).code, 0);
   const g = await Galleries.open(join(dir, 'galleries'));
   try {
     const gallery = g.get('classes');
     assert.deepEqual(gallery.meta.index, { kind: 'hnsw', m: 32, efSearch: 64 });
     assert.deepEqual(gallery.identity('red').seed?.images, 40);
+    assert.deepEqual(gallery.identity('red').metadata, { seed: { kind: 'empirical', run: 'runs/x' } });
     const [hits] = await gallery.search(Float32Array.from(colorEmbedding([190, 20, 10])), 2);
     assert.deepEqual(hits.map((h) => h.identity.id), ['red', 'green']);
   } finally {
     await g.close();
   }
-  await writeSeed(join(dir, 'other.seed'), { model: { name: 'color-embedder', sha256: 'c'.repeat(64) }, dimension: 3, identities: [{ id: 'x' }], prototypes: Float32Array.from([1, 0, 0]) });
-  await assert.rejects(run('import', join(dir, 'other.seed'), '--name', 'other'), { code: 'MODEL_MISMATCH', message: /not comparable/ });
+  // The JSON form is read the same way; a seed of other weights is refused.
+  await writeGallerySeed(join(dir, 'other.json'), { ...header, model: { name: 'color-embedder', sha256: 'c'.repeat(64) } }, Float32Array.from([1, 0, 0, 0, 1, 0]));
+  await assert.rejects(run('import', join(dir, 'other.json'), '--name', 'other'), { code: 'MODEL_MISMATCH', message: /not comparable/ });
 });
 
-test('seed files that do not follow the format say what is wrong', async () => {
-  const path = join(dir, 'bad.seed');
-  const header = (h: object) => `${JSON.stringify({ format: 'protoserve-gallery-seed', version: 1, model: { name: 'm', sha256: 'a'.repeat(64) }, dimension: 2, ...h })}\n`;
-  const cases: Array<[string | Buffer, RegExp]> = [
-    ['no newline', /not JSON|no newline/],
-    [header({ identities: [{ id: 'a' }, { id: 'a' }] }) + 'xxxxxxxxxxxxxxxx', /duplicate id "a"/],
-    [header({ identities: [{ id: 'a' }] }) + 'xxx', /3 bytes of prototypes after the header; 1 identities x 2 float32 need 8/],
-    [Buffer.concat([Buffer.from(header({ identities: [{ id: 'a' }] })), Buffer.alloc(8)]), /all zeros/],
-    [header({ identities: [{ id: 'a', images: 0 }] }) + 'xxxxxxxx', /images must be a positive integer/],
-    [header({ format: 'other', identities: [{ id: 'a' }] }), /format is "other"/],
+test('seed files that cannot become a gallery say what is wrong', async () => {
+  const header = { format: 'protoserve-gallery-seed' as const, version: 1, model: { name: 'm', sha256: 'a'.repeat(64) }, dimension: 2, identities: ['a', 'b'], kind: 'empirical' as const, images: [3, 4], run: 'r' };
+  const cases: Array<[Partial<typeof header>, Float32Array, RegExp]> = [
+    [{ identities: ['a', 'a'] }, new Float32Array([1, 0, 0, 1]), /duplicate id "a"/],
+    [{ images: [3] }, new Float32Array([1, 0, 0, 1]), /images must hold one positive count/],
+    [{}, new Float32Array([1, 0, 0, 0]), /all zeros/],
+    [{ identities: ['a', ''] }, new Float32Array([1, 0, 0, 1]), /identities\[1\]/],
   ];
-  for (const [content, re] of cases) {
-    await writeFile(path, content);
-    await assert.rejects(readSeed(path), { code: 'GALLERY_FILE_INVALID', message: re });
+  for (const [change, rows, re] of cases) {
+    const path = join(dir, 'bad.seed');
+    await writeGallerySeed(path, { ...header, ...change }, rows);
+    assert.throws(() => readSeed(path), { code: 'GALLERY_FILE_INVALID', message: re });
+  }
+  await writeFile(join(dir, 'garbage.seed'), 'not a seed');
+  assert.throws(() => readSeed(join(dir, 'garbage.seed')), { code: 'GALLERY_FILE_INVALID', message: /not a gallery seed/ });
+});
+
+test('enroll a folder of photos: the shipped detector finds the largest face of each', async () => {
+  const folder = join(dir, 'photos');
+  await mkdir(join(folder, 'woman'), { recursive: true });
+  const sample1 = await readFile('test/fixtures/faces/sample1.jpg');
+  await writeFile(join(folder, 'woman', 'a.jpg'), sample1);
+  await writeFile(join(folder, 'woman', 'b.jpg'), await sharp(sample1).flop().jpeg().toBuffer());
+  await writeFile(join(folder, 'woman', 'blank.jpg'), await sharp({ create: { width: 64, height: 48, channels: 3, background: '#777' } }).jpeg().toBuffer());
+  const galleries = join(dir, 'galleries-photos');
+  const io = { stdout: () => {}, stderr: (t: string) => err.push(t) };
+  const err: string[] = [];
+  assert.equal(await galleryCommand(['create', 'faces', '--model', 'mobileface', '--galleries', galleries, '--models', 'models'], io), 0);
+  const code = await galleryCommand(['enroll', 'faces', folder, '--galleries', galleries, '--models', 'models', '--device', 'cpu'], io);
+  assert.equal(code, 2, err.join(''));
+  assert.match(err.join(''), /faces found by blazeface/);
+  assert.match(err.join(''), /enrolled 2 faces into 1 identities/);
+  assert.match(err.join(''), /blank\.jpg: No face found in image 0 \(64x48\) by the detector "blazeface"/);
+  const g = await Galleries.open(galleries);
+  try {
+    const woman = g.get('faces').identity('woman');
+    assert.equal(woman.faces.length, 2);
+    // The photo and its mirror: the same person, so their embeddings agree far above chance.
+    const [a, b] = woman.faces.map((f) => f.embedding);
+    assert.ok(a.reduce((s, v, i) => s + v * b[i], 0) > 0.6);
+  } finally {
+    await g.close();
   }
 });

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import type { InputSpec } from '../../src/artifact/manifest.js';
-import { alignedFaces, checkLandmarks } from '../../src/infer/aligned-faces.js';
+import { alignedFaces, checkLandmarks, type FaceFinder } from '../../src/infer/aligned-faces.js';
+import { decodeImage } from '../../src/infer/preprocess.js';
 import { solidPng } from './tiny-models.js';
 
 const ARCFACE = [38.2946, 51.6963, 73.5318, 51.5014, 56.0252, 71.7366, 41.5493, 92.3655, 70.7299, 92.2041];
+const finder: FaceFinder = { decode: (bytes) => decodeImage(bytes) };
 const input: InputSpec = { tensor: 'x', layout: 'NCHW', height: 16, width: 16, channels: 3, color: 'rgb', scale: 1, mean: [0, 0, 0], std: [1, 1, 1], resize: 'stretch' };
 
 /** The template turned by th (radians) and scaled by s about its crop's centre (56, 56), then shifted by (tx, ty). */
@@ -43,23 +45,27 @@ test('landmarks that cannot be a face are BAD_LANDMARKS, saying why', () => {
 });
 
 test('an aligned crop is used whole; a photo without landmarks is NO_FACE_FOUND', async () => {
-  const [face] = await alignedFaces([{ bytes: await solidPng(20, 19, [10, 20, 30]) }], input);
+  const [face] = await alignedFaces([{ bytes: await solidPng(20, 19, [10, 20, 30]) }], input, finder);
   assert.equal(face.tensor.length, 3 * 16 * 16);
   assert.deepEqual([face.tensor[0], face.tensor[256], face.tensor[512]], [10, 20, 30]);
   assert.deepEqual(face.box, { x: 0, y: 0, width: 20, height: 19 });
-  await assert.rejects(alignedFaces([{ bytes: await solidPng(40, 20, 0) }], input), { code: 'NO_FACE_FOUND', message: /image 0: it is 40x20, not an aligned 16x16 face crop/ });
+  await assert.rejects(alignedFaces([{ bytes: await solidPng(40, 20, 0) }], input, finder), { code: 'NO_FACE_FOUND', message: /image 0: it is 40x20, not an aligned 16x16 face crop/ });
 });
 
 test('each landmarked face of a photo is aligned onto the template: inside the photo, its pixels; outside, black', async () => {
+  const input112: InputSpec = { ...input, height: 112, width: 112 };
+  const plane = 112 * 112;
   const png = await solidPng(400, 300, [200, 100, 50]);
-  const faces = await alignedFaces([{ bytes: png, landmarks: [moved(1, 0, 150, 100), moved(1, 0, 250, 100)] }, { bytes: png, landmarks: [moved(1.2, 0.1, 100, 100)] }], input);
+  const faces = await alignedFaces([{ bytes: png, landmarks: [moved(1, 0, 150, 100), moved(1, 0, 250, 100)] }, { bytes: png, landmarks: [moved(1.2, 0.1, 100, 100)] }], input112, finder);
   assert.deepEqual(faces.map((f) => [f.image, f.face]), [[0, 0], [0, 1], [1, 0]]);
-  for (const f of faces) assert.ok(f.tensor.every((v, i) => v === [200, 100, 50][Math.floor(i / 256)]), 'all face pixels');
+  for (const f of faces) assert.ok(f.tensor.every((v, i) => v === [200, 100, 50][Math.floor(i / plane)]), 'all face pixels');
   // The crop is the template's 112 px square, here placed at (150, 100) at scale 1.
   assert.deepEqual(faces[0].box, { x: 150, y: 100, width: 112, height: 112 });
   // A face near the left edge: its square starts 30 px outside the photo, which reads as black.
-  const [edge] = await alignedFaces([{ bytes: png, landmarks: [moved(1, 0, -30, 100)] }], input);
-  const row = Array.from(edge.tensor.subarray(8 * 16, 9 * 16)); // red channel, middle row
-  assert.deepEqual(row.slice(0, 4), [0, 0, 0, 0]);
-  assert.deepEqual(row.slice(5), Array(11).fill(200));
+  const [edge] = await alignedFaces([{ bytes: png, landmarks: [moved(1, 0, -30, 100)] }], input112, finder);
+  const row = Array.from(edge.tensor.subarray(56 * 112, 57 * 112)); // red channel, middle row
+  assert.deepEqual(row.slice(0, 29), Array(29).fill(0));
+  assert.deepEqual(row.slice(31), Array(81).fill(200));
+  // Sizes InsightFace has no template for are refused.
+  await assert.rejects(alignedFaces([{ bytes: png, landmarks: [moved(1, 0, 150, 100)] }], input, finder), { code: 'ALIGNMENT_SIZE_UNSUPPORTED' });
 });

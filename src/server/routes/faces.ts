@@ -1,36 +1,39 @@
-// Faces of an identity: enrol one or more (aligned crops, or photos with five landmarks per
-// face), list them, delete one. Each enrolment updates the identity's prototype, and is answered
-// once it is on disk.
+// Faces of an identity: enrol one or more (aligned crops, photos with five landmarks per face, or
+// whole photos with ?input=photo: the largest detected face of each), list them, delete one.
+// Each enrolment updates the identity's prototype, and is answered once it is on disk.
 import { createHash } from 'node:crypto';
 
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 
+import { admission } from '../admission.js';
 import { faceBody, faceImagesOf } from '../face-body.js';
-import { embedFaces, galleryModelOf, galleryOf, ms, withGallery, type GalleryRouteOptions } from '../gallery-access.js';
+import { embedFaces, galleryOf, withGallery, type GalleryRouteOptions } from '../gallery-access.js';
 import { faceView, identityView, modelView } from '../gallery-views.js';
 import type { ModelPool } from '../model-pool.js';
+import { contextOf, sendTimedJson } from '../request-context.js';
+import { faceGuards } from './galleries.js';
+import { times } from './predict.js';
 
 export const FACE_ROUTES = {
   list: '/v1/galleries/:gallery/identities/:id/faces',
   one: '/v1/galleries/:gallery/identities/:id/faces/:face',
 } as const;
 
-export function faceRoutes(pool: ModelPool, options: GalleryRouteOptions): Router {
+export function faceRoutes(pool: ModelPool, options: GalleryRouteOptions, admit: RequestHandler = admission(options.maxInFlight)): Router {
   const router = Router();
 
   router.post(
     FACE_ROUTES.list,
-    withGallery(pool, options, true),
+    ...faceGuards(pool, options, admit, true),
     (req, res, next) => {
       galleryOf(res).identity(String(req.params.id)); // IDENTITY_NOT_FOUND before the upload
       next();
     },
     faceBody({ maxBytes: options.maxBodyBytes }),
     async (req, res) => {
-      const started = performance.now();
       const gallery = galleryOf(res);
       const images = faceImagesOf(res);
-      const { faces, embeddings, preprocessMs, inferenceMs } = await embedFaces(galleryModelOf(res), images, options.maxPixels);
+      const { faces, embeddings, detector } = await embedFaces(res, images, options);
       const sha = images.map((img) => createHash('sha256').update(img.bytes).digest('hex'));
       const added = await gallery.addFaces(
         String(req.params.id),
@@ -39,11 +42,13 @@ export function faceRoutes(pool: ModelPool, options: GalleryRouteOptions): Route
           source: { sha256: sha[f.image], image: f.image, face: f.face, ...(f.landmarks ? { landmarks: f.landmarks } : {}) },
         })),
       );
-      res.status(201).json({
+      res.status(201);
+      sendTimedJson(res, {
         model: modelView(gallery),
         identity: identityView(gallery.identity(String(req.params.id))),
+        ...(detector ? { detector } : {}),
         faces: added.map((f) => faceView(f)),
-        time_ms: { preprocess: ms(preprocessMs), inference: ms(inferenceMs), total: ms(performance.now() - started) },
+        time_ms: times(contextOf(res)),
       });
     },
   );

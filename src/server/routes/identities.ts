@@ -1,16 +1,20 @@
 // Identities of a gallery: create with metadata, list page by page, read, patch the metadata
 // (JSON Merge Patch), delete; and 1:1 verification of a face against an enrolled identity's
 // prototype (the normalized mean of its embeddings).
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 
 import { GalleryError } from '../../gallery/gallery-error.js';
 import { BAD_REQUEST } from '../error-codes.js';
+import { admission } from '../admission.js';
 import { faceBody, faceImagesOf } from '../face-body.js';
-import { embedFaces, galleryModelOf, galleryOf, intParam, ms, withGallery, type GalleryRouteOptions } from '../gallery-access.js';
+import { embedFaces, galleryModelOf, galleryOf, intParam, withGallery, type GalleryRouteOptions } from '../gallery-access.js';
 import { identityView, modelView } from '../gallery-views.js';
 import { jsonBody } from '../json-body.js';
 import type { ModelPool } from '../model-pool.js';
 import { chooseOperatingPoint, type OperatingPointChoice } from '../operating-point.js';
+import { contextOf, sendTimedJson } from '../request-context.js';
+import { faceBox, faceGuards } from './galleries.js';
+import { times } from './predict.js';
 
 export const IDENTITY_ROUTES = {
   list: '/v1/galleries/:gallery/identities',
@@ -25,7 +29,7 @@ function only(body: Record<string, unknown>, keys: string[], what: string): void
   for (const key of Object.keys(body)) if (!keys.includes(key)) throw new BAD_REQUEST(`unknown field "${key}"; ${what}`);
 }
 
-export function identityRoutes(pool: ModelPool, options: GalleryRouteOptions): Router {
+export function identityRoutes(pool: ModelPool, options: GalleryRouteOptions, admit: RequestHandler = admission(options.maxInFlight)): Router {
   const router = Router();
 
   router.post(IDENTITY_ROUTES.list, withGallery(pool, options, false), jsonBody(), async (req, res) => {
@@ -68,36 +72,35 @@ export function identityRoutes(pool: ModelPool, options: GalleryRouteOptions): R
 
   router.post(
     IDENTITY_ROUTES.verify,
-    withGallery(pool, options, true),
+    ...faceGuards(pool, options, admit),
     (req, res, next) => {
       const gallery = galleryOf(res);
       const id = String(req.params.id);
-      const prototype = gallery.prototype(id);
-      if (!prototype) throw new GalleryError('IDENTITY_EMPTY', `Identity ${JSON.stringify(id)} of gallery "${gallery.name}" has no enrolled faces to verify against`);
+      if (!gallery.prototype(id)) throw new GalleryError('IDENTITY_EMPTY', `Identity ${JSON.stringify(id)} of gallery "${gallery.name}" has no enrolled faces to verify against`);
       res.locals.operatingPoint = chooseOperatingPoint(req, galleryModelOf(res).session.manifest);
       next();
     },
     faceBody({ maxBytes: options.maxBodyBytes }),
     async (req, res) => {
-      const started = performance.now();
       const gallery = galleryOf(res);
       const chosen = res.locals.operatingPoint as OperatingPointChoice;
-      const { faces, embeddings, preprocessMs, inferenceMs } = await embedFaces(galleryModelOf(res), faceImagesOf(res), options.maxPixels);
+      const { faces, embeddings, detector } = await embedFaces(res, faceImagesOf(res), options);
       // The identity may have changed while the images were read and embedded.
       const identity = gallery.identity(String(req.params.id));
       const prototype = gallery.prototype(identity.id);
       if (!prototype) throw new GalleryError('IDENTITY_EMPTY', `Identity ${JSON.stringify(identity.id)} of gallery "${gallery.name}" has no enrolled faces to verify against`);
-      res.json({
+      sendTimedJson(res, {
         model: modelView(gallery),
         gallery: gallery.name,
         identity: identity.id,
         operating_point: chosen,
+        ...(detector ? { detector } : {}),
         faces: faces.map((f, i) => {
           let similarity = 0;
           for (let j = 0; j < prototype.length; j++) similarity += embeddings[i][j] * prototype[j];
-          return { image: f.image, face: f.face, box: f.box, similarity, same: chosen.threshold === null ? null : similarity > chosen.threshold };
+          return { image: f.image, face: f.face, ...faceBox(f), similarity, same: chosen.threshold === null ? null : similarity > chosen.threshold };
         }),
-        time_ms: { preprocess: ms(preprocessMs), inference: ms(inferenceMs), total: ms(performance.now() - started) },
+        time_ms: times(contextOf(res)),
       });
     },
   );
