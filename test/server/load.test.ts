@@ -10,7 +10,7 @@ import { startServer, type RunningServer } from '../../src/server/server.js';
 import { loadRun, retainedBytes } from '../../scripts/bench/load-run.js';
 import { meanIntensityClassifier, solidPng, tempDir, writeModels } from '../infer/tiny-models.js';
 
-const RUNS = 4;
+const RUNS = 6;
 const REQUESTS = 1500;
 
 describe('load (64 concurrent clients)', () => {
@@ -46,9 +46,11 @@ describe('load (64 concurrent clients)', () => {
       assert.deepEqual({ queued: stats.queued, running: stats.running }, { queued: 0, running: 0 });
       retained.push(retainedBytes());
     }
-    // The first run warms caches (JIT, sockets, pools); later runs must not keep adding: a leak
-    // of even 1 KB per request would add 1.5 MB per run.
-    const growth = retained[RUNS - 1] - retained[1];
-    assert.ok(growth < 1024 * 1024, `retained bytes after each run: ${retained.join(', ')} (growth ${growth})`);
+    // The first run warms caches (JIT, sockets, pools); later runs must not keep adding. The heap
+    // after a run varies by about +-2 MB here (the load generator runs in this process too), so
+    // the lower of the last two runs is compared with run 2: a leak of 1 KB per request would
+    // have added 6 MB by then, noise stays under 2 MB.
+    const growth = Math.min(retained[RUNS - 1], retained[RUNS - 2]) - retained[1];
+    assert.ok(growth < 2 * 1024 * 1024, `retained bytes after each run: ${retained.join(', ')} (growth ${growth})`);
   });
 });
