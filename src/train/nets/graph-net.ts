@@ -242,7 +242,10 @@ export class GraphNet implements Net {
       movingVar.assign(tf.add(tf.mul(movingVar, momentum), tf.mul(unbiased, 1 - momentum)));
     };
     return ([x], training) => {
-      if (!training) return tf.batchNorm(x, movingMean, movingVar, beta, gamma, epsilon);
+      if (!training) {
+        // tfjs's batchNorm gradient needs both offset and scale tensors (it fails on undefined).
+        return tf.batchNorm(x, movingMean, movingVar, beta ?? tf.zerosLike(movingMean), gamma ?? tf.onesLike(movingVar), epsilon);
+      }
       const n = x.size / x.shape[x.rank - 1];
       // Batch statistics as plain differentiable ops (y = x*inv + shift), so gradients reach x
       // through the mean and variance too.

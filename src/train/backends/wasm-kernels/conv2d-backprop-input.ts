@@ -12,7 +12,7 @@
 // stride 2), against s^2 * 9/9 for convolving a zero-inserted dy. Unequal strides fall back to the
 // zero-inserted form.
 import * as tf from '@tensorflow/tfjs';
-import { cropNegativeEdges, pair, runComposite } from './composite-kernel.js';
+import { cropNegativeEdges, pair, runComposite } from '../composite-kernel.js';
 
 interface Conv2DBackpropInputAttrs {
   strides: number | [number, number];

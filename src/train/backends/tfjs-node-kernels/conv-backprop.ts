@@ -1,0 +1,119 @@
+// The four convolution gradient kernels of tfjs-node 4.22, replaced so that explicit padding
+// reaches TensorFlow. tfjs-node's own Conv2DBackpropInput / Conv2DBackpropFilter throw "TF
+// Backend supports only 'valid' and 'same' padding while padding was EXPLICIT", and its
+// depthwise backprops pass padding EXPLICIT without `explicit_paddings` (TensorFlow: "explicit_paddings
+// attribute must contain 8 values"), although its forward Conv2D / DepthwiseConv2dNative pass them.
+// Every net of ours pads explicitly (the ONNX lowering needs the amounts), so without these no net
+// trains on tfjs-node or tfjs-node-gpu. TensorFlow's ops take `explicit_paddings` (one
+// [before, after] pair per dimension, in the data format's order) with padding "EXPLICIT".
+//
+// And one TensorFlow bug: its oneDNN Conv2DBackpropInput (the CPU kernel with 'SAME' / 'VALID'
+// padding, TensorFlow 2.21) returns wrong values for 1x1 filters with 512 or more input channels
+// (about 40% off; right at 500 and below, measured on 1x1, 3x3 and 7x7 maps, strides 1 and 2).
+// MobileFaceNet's projections (512 -> 128) hit it. TensorFlow's own Python API computes the
+// same wrong values; TF_ENABLE_ONEDNN_OPTS=0 avoids it but makes every convolution gradient 5-10x
+// slower. So 1x1 input gradients do not go to that kernel: at stride 1 without padding the
+// gradient is a matrix product (dy [N*H*W, co] times the filter [ci, co] transposed); otherwise
+// padding "EXPLICIT" selects TensorFlow's Eigen kernel, which is right.
+import * as tf from '@tensorflow/tfjs';
+import { runComposite } from '../composite-kernel.js';
+import { asNativeBackend, type NativeOpAttr } from './native-op.js';
+
+type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+
+/** The attributes tfjs's gradients pass to these four kernels (dilations only to the depthwise ones). */
+interface ConvGradientAttrs {
+  strides: number | [number, number];
+  pad: Pad;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  /** Backprop-input kernels: the shape of x. */
+  inputShape?: number[];
+  /** Backprop-filter kernels: the shape of the filter. */
+  filterShape?: number[];
+}
+
+type Which = 'input' | 'filter';
+
+/**
+ * TensorFlow's attributes for the op, from tfjs's convolution geometry; `explicit` passes even
+ * 'same' and 'valid' as explicit amounts.
+ */
+function opAttrs(
+  backend: ReturnType<typeof asNativeBackend>,
+  info: tf.backend_util.Conv2DInfo,
+  depthwise: boolean,
+  explicit: boolean,
+): NativeOpAttr[] {
+  const { binding } = backend;
+  const nhwc = info.dataFormat === 'channelsLast';
+  const spatial = (h: number, w: number) => (nhwc ? [1, h, w, 1] : [1, 1, h, w]);
+  const { type, top, bottom, left, right } = info.padInfo;
+  // tfjs's 'SAME' and 'VALID' are TensorFlow's; anything else (explicit, or one number for every
+  // edge) becomes EXPLICIT with the amounts tfjs computed.
+  const named = !explicit && (type === 'SAME' || type === 'VALID');
+  const attrs: NativeOpAttr[] = [
+    { name: 'T', type: binding.TF_ATTR_TYPE, value: binding.TF_FLOAT },
+    { name: 'strides', type: binding.TF_ATTR_INT, value: spatial(info.strideHeight, info.strideWidth) },
+    { name: 'padding', type: binding.TF_ATTR_STRING, value: named ? type : 'EXPLICIT' },
+    { name: 'data_format', type: binding.TF_ATTR_STRING, value: nhwc ? 'NHWC' : 'NCHW' },
+    { name: 'dilations', type: binding.TF_ATTR_INT, value: spatial(info.dilationHeight, info.dilationWidth) },
+  ];
+  if (!named) {
+    const pairs = nhwc ? [0, 0, top, bottom, left, right, 0, 0] : [0, 0, 0, 0, top, bottom, left, right];
+    attrs.push({ name: 'explicit_paddings', type: binding.TF_ATTR_INT, value: pairs });
+  }
+  if (!depthwise) attrs.push({ name: 'use_cudnn_on_gpu', type: binding.TF_ATTR_BOOL, value: true });
+  return attrs;
+}
+
+function gradientKernel(kernelName: string, which: Which, depthwise: boolean): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: 'tensorflow',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const native = asNativeBackend(backend as tf.KernelBackend);
+      const a = attrs as unknown as ConvGradientAttrs;
+      const dataFormat = tf.backend_util.convertConv2DDataFormat(a.dataFormat ?? 'NHWC');
+      const dy = inputs.dy as tf.TensorInfo;
+      // TensorFlow takes the shape of the tensor not given (x or the filter) as an int32 input.
+      const known = which === 'input' ? (inputs.filter as tf.TensorInfo) : (inputs.x as tf.TensorInfo);
+      const sizes = (which === 'input' ? a.inputShape : a.filterShape) as [number, number, number, number];
+      const [xShape, filterShape] = which === 'input' ? [sizes, known.shape] : [known.shape, sizes];
+      const info = tf.backend_util.computeConv2DInfo(
+        xShape as [number, number, number, number], filterShape as [number, number, number, number],
+        a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, depthwise, dataFormat,
+      );
+      const pointwiseInput = which === 'input' && !depthwise && info.filterHeight === 1 && info.filterWidth === 1;
+      if (pointwiseInput && isPlainPointwise(info)) {
+        return runComposite(native, [dy, known], (dyt, filter) => {
+          const [, , inChannels, outChannels] = filter.shape as [number, number, number, number];
+          const rows = tf.reshape(dyt, [-1, outChannels]);
+          return tf.reshape(tf.matMul(rows, tf.reshape(filter, [inChannels, outChannels]), false, true), sizes);
+        });
+      }
+      const sizesTensor = tf.tensor1d(sizes, 'int32');
+      try {
+        const ordered = which === 'input' ? [sizesTensor, known, dy] : [known, sizesTensor, dy];
+        return native.executeSingleOutput(kernelName, opAttrs(native, info, depthwise, pointwiseInput), ordered);
+      } finally {
+        sizesTensor.dispose();
+      }
+    },
+  };
+}
+
+/** A 1x1 convolution that reads every input pixel once: NHWC, stride 1, no padding. */
+function isPlainPointwise(info: tf.backend_util.Conv2DInfo): boolean {
+  const { top, bottom, left, right } = info.padInfo;
+  return info.dataFormat === 'channelsLast' && info.strideHeight === 1 && info.strideWidth === 1 &&
+    top === 0 && bottom === 0 && left === 0 && right === 0;
+}
+
+export const CONV_GRADIENT_KERNELS: readonly tf.KernelConfig[] = [
+  gradientKernel('Conv2DBackpropInput', 'input', false),
+  gradientKernel('Conv2DBackpropFilter', 'filter', false),
+  gradientKernel('DepthwiseConv2dNativeBackpropInput', 'input', true),
+  gradientKernel('DepthwiseConv2dNativeBackpropFilter', 'filter', true),
+];
