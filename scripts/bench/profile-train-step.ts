@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import { resolveTrainingBackend } from '../../src/train/backends/index.js';
 import { buildClassifierNet } from '../../src/train/nets/classifier.js';
-import { SoftmaxCrossEntropy } from '../../src/train/objectives/softmax-cross-entropy.js';
+import { softmaxCrossEntropy } from '../../src/train/objectives/cross-entropy.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,14 +34,13 @@ const warmup = Number(values.warmup);
 
 const backend = await resolveTrainingBackend({ backend: values.backend, log: () => {} });
 const net = buildClassifierNet(values.net, CLASSES, { inputShape: [28, 28, 1], width: Number(values.width), seed: 1 });
-const objective = new SoftmaxCrossEntropy(CLASSES);
 const optimizer: tf.Optimizer = tf.train.adam(1e-3);
 const variables = net.trainableVariables();
 
 let seed = 777;
 const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
 const x = tf.tensor4d(Float32Array.from({ length: BATCH * 28 * 28 }, next), [BATCH, 28, 28, 1]);
-const y = tf.tensor1d(Int32Array.from({ length: BATCH }, () => Math.floor(next() * CLASSES)), 'int32');
+const y = Int32Array.from({ length: BATCH }, () => Math.floor(next() * CLASSES));
 
 type Phase = 'forward' | 'backward' | 'optimizer';
 let phase: Phase = 'forward';
@@ -49,7 +48,7 @@ const step = (): number =>
   tf.tidy(() => {
     phase = 'forward';
     const { value, grads } = tf.variableGrads(() => {
-      const loss = objective.loss(net.apply(x, true), y);
+      const loss = softmaxCrossEntropy(net.apply(x, true), y);
       phase = 'backward';
       return loss;
     }, variables);

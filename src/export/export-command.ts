@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { MANIFEST_SCHEMA_VERSION, type ManifestDraft } from '../artifact/manifest.js';
 import { writeArtifact } from '../artifact/write-artifact.js';
 import { resolveTrainingBackend } from '../train/backends/index.js';
-import { buildClassifier } from '../train/build-net.js';
+import { buildRunModels, inferenceNet } from '../train/build-net.js';
 import { buildBackbone } from '../train/nets/registry.js';
 import { readCheckpoint } from '../train/checkpoint.js';
 import { loadDataset } from '../train/data/datasets.js';
@@ -83,15 +83,21 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const { config, history, stepInEpoch, epoch } = checkpoint.state;
   if (stepInEpoch > 0) {
     console.error(
-      `warning: the checkpoint is ${stepInEpoch} steps into epoch ${epoch + 1}; the test accuracy recorded in the manifest ` +
-        `is from the end of epoch ${epoch}${epoch === 0 ? ' (none yet)' : ''}, not of these weights`,
+      `warning: the checkpoint is ${stepInEpoch} steps into epoch ${epoch + 1}; the metrics recorded in the manifest ` +
+        `are from the end of the last complete epoch${history.length === 0 ? ' (none yet)' : ''}, not of these weights`,
     );
   }
   const dataset = loadDataset(config.dataset);
-  const net = buildClassifier(config, dataset);
-  net.setWeights(checkpoint.weights);
-  const exported = await exportToOnnx(net, { append: 'softmax' });
+  const { backbone, objective } = buildRunModels(config, dataset);
+  backbone.setWeights(checkpoint.weights);
+  objective.setWeights(checkpoint.objective);
+  const { net, append } = inferenceNet(backbone, objective.inferenceHead());
+  const task = objective.task;
+  const objectiveName = objective.name;
+  objective.dispose();
+  const exported = await exportToOnnx(net, { append });
   net.dispose();
+  backbone.dispose();
   console.error(
     `parity: max abs diff ${exported.parity.maxAbsDiff.toExponential(2)} (relative ${exported.parity.relative.toExponential(2)}) ` +
       `over ${exported.parity.samples} random inputs, reference on ${exported.parity.backend}`,
@@ -102,7 +108,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     schema: MANIFEST_SCHEMA_VERSION,
     name,
     version: values.version,
-    task: 'classifier',
+    task,
     input: {
       tensor: exported.inputName,
       layout: 'NCHW',
@@ -115,17 +121,20 @@ export async function exportCommand(argv: string[]): Promise<number> {
       std: dataset.std,
       resize: 'stretch',
     },
-    output: { tensor: exported.outputName, kind: 'probabilities', dimension: exported.outputDim, normalized: false },
-    labels: dataset.classNames,
+    output:
+      task === 'classifier'
+        ? { tensor: exported.outputName, kind: 'probabilities', dimension: exported.outputDim, normalized: false }
+        : { tensor: exported.outputName, kind: 'embedding', dimension: exported.outputDim, normalized: true },
+    ...(task === 'classifier' ? { labels: dataset.classNames } : {}),
     provenance: {
       dataset: `${dataset.name}: ${dataset.source}`,
-      objective: config.objective,
+      objective: objectiveName,
       backbone: config.net,
       hyperparameters: { ...config },
       metrics: {
-        ...(last ? { test_accuracy: last.testAccuracy, train_loss: last.loss } : {}),
+        ...(last ? { ...last.metrics, train_loss: last.loss } : {}),
         test_images: config.testLimit ?? dataset.test.count,
-        epochs: checkpoint.state.epoch,
+        epochs: checkpoint.state.history.length,
         steps: checkpoint.state.globalStep,
       },
       backend: checkpoint.state.backend,

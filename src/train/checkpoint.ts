@@ -1,5 +1,6 @@
 // Training checkpoints: one file holding the run state, the network's weights (batch-norm
-// statistics included) and the optimizer's slots, so a resumed run continues exactly.
+// statistics included), the objective's parameters and buffers, and the optimizer's slots, so a
+// resumed run continues exactly.
 // Layout: "PSCK", uint32 version, uint32 header length, JSON header, padding to 4 bytes,
 // float32 little-endian tensor data. Written to a temporary file, fsynced, then renamed, so a
 // kill at any moment leaves either the old checkpoint or the new one, never a torn file.
@@ -11,12 +12,17 @@ const VERSION = 1;
 
 export interface Checkpoint<S> {
   state: S;
+  /** The backbone's. */
   weights: NamedWeights;
+  /** The objective's heads and buffers (src/train/objectives). */
+  objective: NamedWeights;
   optimizer: NamedWeights;
 }
 
+const GROUPS = ['weights', 'objective', 'optimizer'] as const;
+
 interface Entry {
-  group: 'weights' | 'optimizer';
+  group: (typeof GROUPS)[number];
   name: string;
   shape: number[];
   offset: number;
@@ -27,7 +33,7 @@ export function writeCheckpoint<S>(path: string, checkpoint: Checkpoint<S>): voi
   const entries: Entry[] = [];
   const chunks: Float32Array[] = [];
   let offset = 0;
-  for (const group of ['weights', 'optimizer'] as const) {
+  for (const group of GROUPS) {
     for (const [name, { shape, values }] of Object.entries(checkpoint[group])) {
       entries.push({ group, name, shape, offset, length: values.length });
       chunks.push(values);
@@ -76,9 +82,10 @@ export function readCheckpoint<S>(path: string): Checkpoint<S> {
   if ((bytes.length - dataStart) % 4 !== 0) throw new Error(`${path}: truncated tensor data`);
   // Copy into an aligned buffer: the file's Buffer may not be 4-byte aligned in memory.
   const data = new Float32Array(new Uint8Array(bytes.subarray(dataStart)).buffer);
-  const out: Checkpoint<S> = { state: header.state, weights: {}, optimizer: {} };
+  const out: Checkpoint<S> = { state: header.state, weights: {}, objective: {}, optimizer: {} };
   for (const e of header.entries) {
     if (e.offset + e.length > data.length) throw new Error(`${path}: truncated at tensor ${e.name}`);
+    if (!GROUPS.includes(e.group)) throw new Error(`${path}: unknown tensor group "${e.group}"`);
     out[e.group][e.name] = { shape: e.shape, values: data.slice(e.offset, e.offset + e.length) };
   }
   return out;

@@ -1,36 +1,48 @@
-// The training loop: epochs over a seeded permutation, one optimizer step per batch, a progress
-// line, periodic checkpoints, resume from the last checkpoint, and held-out accuracy per epoch.
+// The training loop: the run's stages in order, epochs over a seeded permutation, one optimizer
+// step per batch (TrainStep), a progress line, periodic checkpoints, resume from the last
+// checkpoint, and the caller's evaluation after every epoch.
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { Progress, formatDuration } from '../progress.js';
+import { mulberry32, streamSeed } from '../seeded-random.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
-import { BatchMaker } from './data/batches.js';
-import { pixelsPerImage, takeSplit, type ImageDataset } from './data/image-dataset.js';
 import { epochPermutation } from './data/rng.js';
+import { uniformSampler, type BatchSampler, type TrainingSource } from './data/training-source.js';
 import type { Net, NamedWeights } from './nets/net.js';
-import type { Objective } from './objectives/objective.js';
-import type { RunConfig } from './run-config.js';
+import type { Objective, PrepareContext, PreparedStep, StageSpec, StepLoss, StepPosition } from './objectives/objective.js';
+import { StageOptimizer } from './optimizer.js';
+import type { RunConfig, StageConfig } from './run-config.js';
+import { learningRateAt } from './schedule.js';
 
 export interface EpochRecord {
+  stage: string;
+  /** 1-based within the stage. */
   epoch: number;
+  learningRate: number;
   loss: number;
-  testAccuracy: number;
+  /** Mean of each named part of the loss over the epoch's steps. */
+  terms: Record<string, number>;
+  /** What the run's evaluation measured after the epoch (e.g. test_accuracy). */
+  metrics: Record<string, number>;
   seconds: number;
   imagesPerSecond: number;
 }
 
 export interface EpochTotals {
   lossSum: number;
+  termSums: Record<string, number>;
   steps: number;
   images: number;
   seconds: number;
 }
 
-const NO_TOTALS: EpochTotals = { lossSum: 0, steps: 0, images: 0, seconds: 0 };
+const noTotals = (): EpochTotals => ({ lossSum: 0, termSums: {}, steps: 0, images: 0, seconds: 0 });
 
 export interface RunState {
   config: RunConfig;
-  /** Completed epochs. */
+  /** Index of the current stage in config.stages. */
+  stage: number;
+  /** Completed epochs of the current stage. */
   epoch: number;
   /** Steps done inside the current (incomplete) epoch. */
   stepInEpoch: number;
@@ -43,158 +55,205 @@ export interface RunState {
 
 export interface TrainOptions {
   config: RunConfig;
-  dataset: ImageDataset;
+  /** The training images (already limited to config.trainLimit by the caller). */
+  data: TrainingSource;
+  /** Where partner batches come from (default: uniform over images, with replacement). */
+  partnerSampler?: BatchSampler;
+  /** The backbone. */
   net: Net;
   objective: Objective;
   backend: string;
   checkpointPath: string;
+  /** Continue from checkpointPath when it exists (the caller checked that config matches it). */
   resume: boolean;
+  /** Metrics after each epoch, recorded in the history (e.g. held-out accuracy). */
+  evaluate?: (position: StepPosition) => Record<string, number>;
   log?: (line: string) => void;
 }
 
 export interface TrainResult {
   state: RunState;
-  /** True when all configured epochs are done (false when stopped by maxSteps). */
+  /** True when every stage is done (false when stopped by maxSteps). */
   complete: boolean;
 }
 
-function makeOptimizer(c: RunConfig): tf.Optimizer {
-  return c.optimizer === 'adam' ? tf.train.adam(c.learningRate) : tf.train.momentum(c.learningRate, c.momentum);
-}
-
 /**
- * The optimizer's slots, keyed `<position of the variable in trainableVariables()>/<slot>`:
- * tfjs names slots after its variables' generated ids, which differ from process to process,
- * and restores them by position anyway.
+ * One optimizer step: the backbone over the prepared views, the objective's loss, gradients of
+ * the stage's variables, the update, then the objective's buffer updates. Returns the loss and
+ * its named terms as numbers.
  */
-async function optimizerWeights(optimizer: tf.Optimizer, variables: tf.Variable[]): Promise<NamedWeights> {
-  const position = new Map(variables.map((v, i) => [v.name, String(i)]));
-  const out: NamedWeights = {};
-  for (const { name, tensor } of await optimizer.getWeights()) {
-    const slash = name.lastIndexOf('/');
-    const key = slash > 0 ? `${position.get(name.slice(0, slash)) ?? name.slice(0, slash)}${name.slice(slash)}` : name;
-    out[key] = { shape: tensor.shape, values: Float32Array.from(await tensor.data()) };
-  }
-  return out;
-}
+export class TrainStep {
+  constructor(
+    private readonly net: Net,
+    private readonly objective: Objective,
+    private readonly optimizer: StageOptimizer,
+  ) {}
 
-async function restoreOptimizer(optimizer: tf.Optimizer, weights: NamedWeights): Promise<void> {
-  const named = Object.entries(weights).map(([name, { shape, values }]) => ({ name, tensor: tf.tensor(values, shape) }));
-  await optimizer.setWeights(named);
-  for (const { tensor } of named) tensor.dispose();
-}
-
-/** Top-1 accuracy of `net` on the dataset's test split (limited by config.testLimit). */
-export function evaluateAccuracy(net: Net, dataset: ImageDataset, limit?: number, batchSize = 256): number {
-  const maker = new BatchMaker(dataset);
-  const split = limit ? takeSplit(dataset.test, limit, pixelsPerImage(dataset)) : dataset.test;
-  const { height, width, channels } = dataset;
-  let correct = 0;
-  for (const batch of maker.sequential(split, batchSize)) {
-    const predicted = tf.tidy(() => {
-      const x = tf.tensor4d(batch.pixels, [batch.size, height, width, channels]);
-      return net.apply(x, false).argMax(1);
+  run(prepared: PreparedStep, position: StepPosition): { loss: number; terms: Record<string, number> } {
+    const [h, w, c] = this.net.inputShape;
+    const { size, views } = prepared;
+    let out: StepLoss | undefined;
+    const kept: tf.Tensor[] = [];
+    const values = tf.tidy(() => {
+      const x = tf.tensor4d(prepared.inputs, [views * size, h, w, c]);
+      const labels = tf.tensor1d(prepared.labels, 'int32');
+      const rows = Object.fromEntries(Object.entries(prepared.rows).map(([k, r]) => [k, tf.tensor2d(r.values, [size, r.width])]));
+      const { value, grads } = tf.variableGrads(() => {
+        const f = this.net.apply(x, true);
+        const features = views === 1 ? [f] : (tf.split(f, views, 0) as tf.Tensor2D[]);
+        out = this.objective.loss(
+          { features, labels, labelValues: prepared.labels, rows, shared: prepared.shared },
+          { ...position, gather: (t) => t },
+        );
+        // The terms and the buffer values outlive variableGrads' scope.
+        kept.push(...Object.values(out.terms).map((t) => tf.keep(t)), ...out.updates.map((u) => tf.keep(u.value)));
+        return out.loss;
+      }, this.optimizer.variables);
+      this.optimizer.apply(grads);
+      const result = out!;
+      for (const u of result.updates) u.variable.assign(u.value);
+      return tf.stack([value, ...Object.values(result.terms)]);
     });
-    const p = predicted.dataSync();
-    predicted.dispose();
-    for (let i = 0; i < batch.size; i++) if (p[i] === batch.labels[i]) correct++;
+    const read = values.dataSync();
+    values.dispose();
+    for (const t of kept) t.dispose();
+    const terms = Object.fromEntries(Object.keys(out!.terms).map((k, i) => [k, read[i + 1]]));
+    return { loss: read[0], terms };
   }
-  return correct / split.count;
+}
+
+/** The variables a stage trains: the objective's, and the backbone's unless the stage freezes it. */
+function stageOptimizer(config: StageConfig, spec: StageSpec, net: Net, objective: Objective): StageOptimizer {
+  return new StageOptimizer(config, { backbone: spec.trainBackbone ? net.trainableVariables() : [], head: objective.trainableVariables(spec.name) });
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
-  const { config, dataset, net, objective } = opts;
+  const { config: c, data, net, objective } = opts;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const optimizer = makeOptimizer(config);
-  let state: RunState = { config, epoch: 0, stepInEpoch: 0, epochTotals: { ...NO_TOTALS }, globalStep: 0, history: [], backend: opts.backend };
-
+  const specs = objective.stages;
+  const names = c.stages.map((s) => s.name).join(', ');
+  if (names !== specs.map((s) => s.name).join(', ')) {
+    throw new Error(`the run configures stages [${names}], objective ${objective.name} has [${specs.map((s) => s.name).join(', ')}]`);
+  }
+  let state: RunState = { config: c, stage: 0, epoch: 0, stepInEpoch: 0, epochTotals: noTotals(), globalStep: 0, history: [], backend: opts.backend };
+  let savedSlots: NamedWeights | undefined;
   if (opts.resume && existsSync(opts.checkpointPath)) {
     const ckpt = readCheckpoint<RunState>(opts.checkpointPath);
     net.setWeights(ckpt.weights);
-    await restoreOptimizer(optimizer, ckpt.optimizer);
-    // The stored configuration wins, except for the number of epochs, which may be extended.
-    state = {
-      ...ckpt.state,
-      epochTotals: ckpt.state.epochTotals ?? { ...NO_TOTALS },
-      config: { ...ckpt.state.config, epochs: config.epochs, maxSteps: config.maxSteps },
-      backend: opts.backend,
-    };
-    log(`resumed from ${opts.checkpointPath}: epoch ${state.epoch + 1}, step ${state.stepInEpoch}, global step ${state.globalStep}`);
+    objective.setWeights(ckpt.objective);
+    savedSlots = ckpt.optimizer;
+    state = { ...ckpt.state, config: c, backend: opts.backend };
+    log(`resumed from ${opts.checkpointPath}: stage ${c.stages[state.stage]?.name ?? '(done)'}, epoch ${state.epoch + 1}, step ${state.stepInEpoch}, global step ${state.globalStep}`);
   } else if (opts.resume) {
     log(`no checkpoint at ${opts.checkpointPath}; starting from scratch`);
   }
 
-  const c = state.config;
-  const train = c.trainLimit ? takeSplit(dataset.train, c.trainLimit, pixelsPerImage(dataset)) : dataset.train;
-  const stepsPerEpoch = Math.ceil(train.count / c.batchSize);
-  const maker = new BatchMaker(dataset);
-  const { height, width, channels } = dataset;
-  const variables = net.trainableVariables();
+  const stepsPerEpoch = Math.ceil(data.count / c.batchSize);
+  const partners = opts.partnerSampler ?? uniformSampler(data.count);
+  let optimizer: StageOptimizer | undefined;
   const save = async () =>
-    writeCheckpoint(opts.checkpointPath, { state, weights: net.getWeights(), optimizer: await optimizerWeights(optimizer, variables) });
+    writeCheckpoint(opts.checkpointPath, {
+      state,
+      weights: net.getWeights(),
+      objective: objective.getWeights(),
+      optimizer: optimizer ? await optimizer.getWeights() : {},
+    });
 
+  const epochsLeft = c.stages.slice(state.stage).reduce((n, s) => n + s.epochs, 0) - state.epoch;
+  const progress = new Progress({ unit: 'img', total: Math.max(epochsLeft * data.count - state.stepInEpoch * c.batchSize, 0) });
   let stepsThisRun = 0;
-  const totalImages = (c.epochs - state.epoch) * train.count - state.stepInEpoch * c.batchSize;
-  const progress = new Progress({ unit: 'img', total: Math.max(totalImages, 0) });
-  while (state.epoch < c.epochs) {
-    const order = epochPermutation(train.count, c.seed, state.epoch);
-    const totals = state.epochTotals;
-    let segmentStart = performance.now();
-    for (let step = state.stepInEpoch; step < stepsPerEpoch; step++) {
-      if (c.maxSteps !== undefined && stepsThisRun >= c.maxSteps) {
-        totals.seconds += (performance.now() - segmentStart) / 1000;
-        await save();
-        progress.finish();
-        log(`stopped after ${stepsThisRun} steps (max-steps), ${progress.rate().toFixed(1)} img/s; checkpoint at ${opts.checkpointPath}`);
-        return { state, complete: false };
+  while (state.stage < c.stages.length) {
+    const stage = c.stages[state.stage];
+    const spec = specs[state.stage];
+    const fresh = state.epoch === 0 && state.stepInEpoch === 0;
+    if (fresh) objective.beginStage?.(spec.name);
+    const stageOpt = stageOptimizer(stage, spec, net, objective);
+    optimizer = stageOpt;
+    if (savedSlots && !fresh) await stageOpt.setWeights(savedSlots);
+    savedSlots = undefined;
+    const step = new TrainStep(net, objective, stageOpt);
+    // Every epoch of the run draws its own order: the stages before this one count too.
+    const epochsBefore = c.stages.slice(0, state.stage).reduce((n, s) => n + s.epochs, 0);
+    const label = c.stages.length > 1 ? `${spec.name} ` : '';
+
+    while (state.epoch < stage.epochs) {
+      const position: StepPosition = { stage: spec.name, epoch: state.epoch + 1 };
+      const learningRate = learningRateAt(stage, position.epoch);
+      stageOpt.setLearningRate(learningRate);
+      const order = epochPermutation(data.count, c.seed, epochsBefore + state.epoch);
+      const totals = state.epochTotals;
+      let segmentStart = performance.now();
+      for (let i = state.stepInEpoch; i < stepsPerEpoch; i++) {
+        if (c.maxSteps !== undefined && stepsThisRun >= c.maxSteps) {
+          totals.seconds += (performance.now() - segmentStart) / 1000;
+          await save();
+          progress.finish();
+          stageOpt.dispose();
+          log(`stopped after ${stepsThisRun} steps (max-steps), ${progress.rate().toFixed(1)} img/s; checkpoint at ${opts.checkpointPath}`);
+          return { state, complete: false };
+        }
+        // One stream of random numbers per step drives augmentation, partner batches and the
+        // objective's choices, so a resumed run repeats them exactly.
+        const random = mulberry32(streamSeed(c.seed, `step ${state.globalStep}`));
+        const batch = await data.read(order.subarray(i * c.batchSize, (i + 1) * c.batchSize), random);
+        const ctx: PrepareContext = { ...position, random, drawBatch: (size) => data.read(partners.sample(size, random), random) };
+        const { loss, terms } = step.run(await objective.prepare(batch, ctx), position);
+        totals.lossSum += loss;
+        for (const [k, v] of Object.entries(terms)) totals.termSums[k] = (totals.termSums[k] ?? 0) + v;
+        totals.steps++;
+        totals.images += batch.size;
+        stepsThisRun++;
+        state.stepInEpoch = i + 1;
+        state.globalStep++;
+        progress.tick(
+          batch.size,
+          `${label}epoch ${position.epoch}/${stage.epochs} step ${i + 1}/${stepsPerEpoch} loss ${(totals.lossSum / totals.steps).toFixed(4)}`,
+        );
+        if (c.checkpointEvery > 0 && state.globalStep % c.checkpointEvery === 0) {
+          const now = performance.now();
+          totals.seconds += (now - segmentStart) / 1000;
+          segmentStart = now;
+          await save();
+        }
       }
-      const batch = maker.make(train, step * c.batchSize, c.batchSize, order);
-      const lossValue = tf.tidy(() => {
-        const x = tf.tensor4d(batch.pixels, [batch.size, height, width, channels]);
-        const y = tf.tensor1d(batch.labels, 'int32');
-        const { value, grads } = tf.variableGrads(() => objective.loss(net.apply(x, true), y), variables);
-        optimizer.applyGradients(grads);
-        return value;
-      });
-      totals.lossSum += lossValue.dataSync()[0];
-      lossValue.dispose();
-      totals.steps++;
-      totals.images += batch.size;
-      stepsThisRun++;
-      state.stepInEpoch = step + 1;
-      state.globalStep++;
-      progress.tick(
-        batch.size,
-        `epoch ${state.epoch + 1}/${c.epochs} step ${step + 1}/${stepsPerEpoch} loss ${(totals.lossSum / totals.steps).toFixed(4)}`,
+      progress.finish();
+      totals.seconds += (performance.now() - segmentStart) / 1000;
+      objective.endEpoch?.(position);
+      const record: EpochRecord = {
+        stage: spec.name,
+        epoch: position.epoch,
+        learningRate,
+        loss: totals.steps ? totals.lossSum / totals.steps : NaN,
+        terms: Object.fromEntries(Object.entries(totals.termSums).map(([k, v]) => [k, v / totals.steps])),
+        metrics: opts.evaluate?.(position) ?? {},
+        seconds: totals.seconds,
+        imagesPerSecond: totals.images / totals.seconds,
+      };
+      state.history.push(record);
+      state.epoch++;
+      state.stepInEpoch = 0;
+      state.epochTotals = noTotals();
+      const stageDone = state.epoch === stage.epochs;
+      if (stageDone) {
+        // The next stage starts fresh: a new optimizer, no slots carried over.
+        stageOpt.dispose();
+        optimizer = undefined;
+        state.stage++;
+        state.epoch = 0;
+      }
+      await save();
+      const metrics = Object.entries(record.metrics).map(([k, v]) => `, ${k} ${formatMetric(k, v)}`).join('');
+      log(
+        `${label}epoch ${record.epoch}/${stage.epochs}: loss ${record.loss.toFixed(4)}${metrics}, lr ${learningRate.toPrecision(3)}, ` +
+          `${record.imagesPerSecond.toFixed(1)} img/s, ${formatDuration(record.seconds)}`,
       );
-      if (c.checkpointEvery > 0 && state.globalStep % c.checkpointEvery === 0) {
-        const now = performance.now();
-        totals.seconds += (now - segmentStart) / 1000;
-        segmentStart = now;
-        await save();
-      }
+      if (stageDone) break;
     }
-    progress.finish();
-    totals.seconds += (performance.now() - segmentStart) / 1000;
-    const seconds = totals.seconds;
-    const testAccuracy = evaluateAccuracy(net, dataset, c.testLimit);
-    const record: EpochRecord = {
-      epoch: state.epoch + 1,
-      loss: totals.steps ? totals.lossSum / totals.steps : NaN,
-      testAccuracy,
-      seconds,
-      imagesPerSecond: totals.images / seconds,
-    };
-    state.history.push(record);
-    state.epoch++;
-    state.stepInEpoch = 0;
-    state.epochTotals = { ...NO_TOTALS };
-    await save();
-    log(
-      `epoch ${record.epoch}/${c.epochs}: loss ${record.loss.toFixed(4)}, test accuracy ${(100 * testAccuracy).toFixed(2)}%, ` +
-        `${record.imagesPerSecond.toFixed(1)} img/s, ${formatDuration(seconds)}`,
-    );
   }
-  optimizer.dispose();
   return { state, complete: true };
+}
+
+/** Accuracies as percentages, everything else with 4 significant digits. */
+function formatMetric(name: string, value: number): string {
+  return /accuracy/.test(name) ? `${(100 * value).toFixed(2)}%` : value.toPrecision(4);
 }

@@ -1,5 +1,18 @@
 // The configuration of one training run, stored in the run folder and in every checkpoint.
+// A run is a sequence of stages (most objectives have one; BCE3S has two), each with its own
+// epochs, optimizer and learning-rate schedule.
 import { DATASET_NAMES } from './data/datasets.js';
+import type { OptimizerConfig } from './optimizer.js';
+import { SCHEDULE_NAMES, type ScheduleName } from './schedule.js';
+
+export interface StageConfig extends OptimizerConfig {
+  /** The objective's stage this configures (src/train/objectives: StageSpec.name). */
+  name: string;
+  epochs: number;
+  schedule: ScheduleName;
+  /** Linear warmup over the first N epochs of the stage (0: none). */
+  warmupEpochs: number;
+}
 
 export interface RunConfig {
   dataset: string;
@@ -7,13 +20,12 @@ export interface RunConfig {
   net: string;
   /** Base width of the backbone, where it has one. */
   width?: number;
-  objective: 'softmax-ce';
-  epochs: number;
+  /** Objective name from src/train/objectives/registry.ts. */
+  objective: string;
+  /** The objective's own hyperparameters (e.g. BCE3S's r), recorded in provenance. */
+  objectiveOptions: Record<string, number | string | boolean>;
+  stages: StageConfig[];
   batchSize: number;
-  optimizer: 'adam' | 'sgd';
-  learningRate: number;
-  /** SGD momentum (ignored by adam). */
-  momentum: number;
   seed: number;
   /** Use only the first N training / test examples (quick runs, tests). */
   trainLimit?: number;
@@ -24,16 +36,26 @@ export interface RunConfig {
   checkpointEvery: number;
 }
 
+export const DEFAULT_STAGE: StageConfig = {
+  name: 'train',
+  epochs: 2,
+  optimizer: 'adam',
+  learningRate: 1e-3,
+  momentum: 0.9,
+  weightDecay: 0,
+  clipGradNorm: 0,
+  schedule: 'constant',
+  warmupEpochs: 0,
+};
+
 export const DEFAULT_RUN_CONFIG: RunConfig = {
   dataset: 'mnist',
   net: 'resnet8',
   width: 16,
   objective: 'softmax-ce',
-  epochs: 2,
+  objectiveOptions: {},
+  stages: [DEFAULT_STAGE],
   batchSize: 64,
-  optimizer: 'adam',
-  learningRate: 1e-3,
-  momentum: 0.9,
   seed: 1,
   checkpointEvery: 200,
 };
@@ -43,15 +65,29 @@ export function validateRunConfig(c: RunConfig): RunConfig {
   const positiveInt = (v: unknown, field: string) => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${field}: expected a positive integer, got ${String(v)}`);
   };
+  const nonNegative = (v: unknown, field: string) => {
+    if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw new Error(`${field}: expected a number >= 0, got ${String(v)}`);
+  };
   if (!DATASET_NAMES.includes(c.dataset)) throw new Error(`dataset: "${c.dataset}" is not one of ${DATASET_NAMES.join(', ')}`);
-  positiveInt(c.epochs, 'epochs');
   positiveInt(c.batchSize, 'batch-size');
   if (c.width !== undefined) positiveInt(c.width, 'width');
   if (c.trainLimit !== undefined) positiveInt(c.trainLimit, 'train-limit');
   if (c.testLimit !== undefined) positiveInt(c.testLimit, 'test-limit');
   if (c.maxSteps !== undefined) positiveInt(c.maxSteps, 'max-steps');
-  if (!(c.learningRate > 0)) throw new Error(`lr: expected a positive number, got ${c.learningRate}`);
-  if (c.optimizer !== 'adam' && c.optimizer !== 'sgd') throw new Error(`optimizer: "${c.optimizer}" is not one of adam, sgd`);
   if (!Number.isInteger(c.checkpointEvery) || c.checkpointEvery < 0) throw new Error(`checkpoint-every: expected an integer >= 0`);
+  if (c.stages.length === 0) throw new Error('stages: a run needs at least one stage');
+  for (const s of c.stages) {
+    const at = c.stages.length > 1 ? `stage ${s.name}: ` : '';
+    positiveInt(s.epochs, `${at}epochs`);
+    if (!(s.learningRate > 0)) throw new Error(`${at}lr: expected a positive number, got ${s.learningRate}`);
+    if (s.optimizer !== 'adam' && s.optimizer !== 'sgd') throw new Error(`${at}optimizer: "${s.optimizer}" is not one of adam, sgd`);
+    if (!SCHEDULE_NAMES.includes(s.schedule)) throw new Error(`${at}schedule: "${s.schedule}" is not one of ${SCHEDULE_NAMES.join(', ')}`);
+    if (!(s.momentum >= 0 && s.momentum < 1)) throw new Error(`${at}momentum: expected a number in [0, 1), got ${s.momentum}`);
+    nonNegative(s.weightDecay, `${at}weight-decay`);
+    nonNegative(s.clipGradNorm, `${at}clip-grad-norm`);
+    if (!Number.isInteger(s.warmupEpochs) || s.warmupEpochs < 0 || s.warmupEpochs >= s.epochs) {
+      throw new Error(`${at}warmup-epochs: expected an integer in [0, epochs), got ${s.warmupEpochs}`);
+    }
+  }
   return c;
 }

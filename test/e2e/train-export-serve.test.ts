@@ -14,7 +14,7 @@ import { readArtifact } from '../../src/artifact/read-artifact.js';
 import { exportCommand } from '../../src/export/export-command.js';
 import { ModelSession } from '../../src/infer/model-session.js';
 import { createApp } from '../../src/server/app.js';
-import { buildClassifier } from '../../src/train/build-net.js';
+import { buildRunModels, inferenceNet } from '../../src/train/build-net.js';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { BatchMaker } from '../../src/train/data/batches.js';
 import { loadDataset } from '../../src/train/data/datasets.js';
@@ -51,7 +51,8 @@ describe('train -> export -> serve -> classify (real MNIST)', () => {
   it('resumed the run and recorded its provenance', async () => {
     const checkpoint = readCheckpoint<RunState>(join(run, 'checkpoint.ckpt'));
     assert.equal(checkpoint.state.globalStep, 8);
-    assert.equal(checkpoint.state.epoch, 1);
+    assert.equal(checkpoint.state.history.length, 1);
+    assert.equal(checkpoint.state.stage, 1, 'the only stage is done');
     const { manifest } = await readArtifact(join(models, 'tiny-mnist'));
     assert.equal(manifest.task, 'classifier');
     assert.deepEqual(manifest.labels, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
@@ -63,8 +64,10 @@ describe('train -> export -> serve -> classify (real MNIST)', () => {
   it('answers with the trainer\'s probabilities for real MNIST test images', async () => {
     await waitReady(app);
     const checkpoint = readCheckpoint<RunState>(join(run, 'checkpoint.ckpt'));
-    const net = buildClassifier(checkpoint.state.config, mnist);
-    net.setWeights(checkpoint.weights);
+    const { backbone, objective } = buildRunModels(checkpoint.state.config, mnist);
+    backbone.setWeights(checkpoint.weights);
+    objective.setWeights(checkpoint.objective);
+    const { net } = inferenceNet(backbone, objective.inferenceHead());
     const maker = new BatchMaker(mnist);
     for (const index of [0, 1, 2, 3, 4]) {
       const { png } = await testImagePng(mnist, index);
@@ -82,6 +85,8 @@ describe('train -> export -> serve -> classify (real MNIST)', () => {
       assert.deepEqual(scores, [...scores].sort((a: number, b: number) => b - a), 'sorted by score');
     }
     net.dispose();
+    backbone.dispose();
+    objective.dispose();
   });
 
   it('takes a raw image body as well as multipart', async () => {

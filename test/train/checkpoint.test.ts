@@ -14,12 +14,14 @@ describe('checkpoints', () => {
       'bn/moving_mean': { shape: [2], values: Float32Array.from([0.25, -3e-8]) },
     };
     const optimizer = { iter: { shape: [], values: Float32Array.from([42]) } };
-    writeCheckpoint(path, { state: { epoch: 3, note: 'ü' }, weights, optimizer });
+    const objective = { 'memory': { shape: [2, 2], values: Float32Array.from([1, -2, 3.5, 0]) } };
+    writeCheckpoint(path, { state: { epoch: 3, note: 'ü' }, weights, objective, optimizer });
     const back = readCheckpoint<{ epoch: number; note: string }>(path);
     assert.deepEqual(back.state, { epoch: 3, note: 'ü' });
     assert.deepEqual(Object.keys(back.weights), ['conv/kernel', 'bn/moving_mean']);
     assert.deepEqual(back.weights['conv/kernel'], weights['conv/kernel']);
     assert.deepEqual(back.weights['bn/moving_mean'], weights['bn/moving_mean']);
+    assert.deepEqual(back.objective, objective);
     assert.deepEqual(back.optimizer, optimizer);
     assert.deepEqual(readdirSync(dir), ['checkpoint.ckpt'], 'no temporary file is left behind');
   });
@@ -29,7 +31,7 @@ describe('checkpoints', () => {
     writeFileSync(join(dir, 'bad'), 'hello world, this is not it');
     assert.throws(() => readCheckpoint(join(dir, 'bad')), /not a protoserve checkpoint/);
     const path = join(dir, 'c');
-    writeCheckpoint(path, { state: {}, weights: { w: { shape: [4], values: new Float32Array(4) } }, optimizer: {} });
+    writeCheckpoint(path, { state: {}, weights: { w: { shape: [4], values: new Float32Array(4) } }, objective: {}, optimizer: {} });
     const bytes = readFileSyncTruncated(path, 8);
     writeFileSync(path, bytes);
     assert.throws(() => readCheckpoint(path), /truncated at tensor w/);

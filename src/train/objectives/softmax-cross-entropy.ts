@@ -1,20 +1,60 @@
-// Baseline objective: softmax cross-entropy over the logits of a linear head,
+// Baseline objective: a linear classifier trained with softmax cross-entropy,
 // L = -1/B sum_i log softmax(z_i)[y_i], computed stably as logsumexp(z_i) - z_i[y_i].
-import * as tf from '@tensorflow/tfjs';
-import type { Objective } from './objective.js';
+import type * as tf from '@tensorflow/tfjs';
+import { softmaxCrossEntropy } from './cross-entropy.js';
+import { LinearClassifier } from './linear-classifier.js';
+import { singleView, type InferenceHead, type Objective, type PreparedStep, type StageSpec, type StepLoss, type StepTensors } from './objective.js';
+import type { Batch } from '../data/batches.js';
+import type { NamedWeights } from '../nets/net.js';
+import { VariableSet } from './variable-set.js';
+
+export interface LinearObjectiveOptions {
+  /** Feature dimension of the backbone. */
+  features: number;
+  classes: number;
+  /** Seed of the head's initial weights. */
+  seed: number;
+}
 
 export class SoftmaxCrossEntropy implements Objective {
   readonly name = 'softmax-ce';
-  readonly hyperparameters: Record<string, number | string>;
+  readonly task = 'classifier';
+  readonly stages: readonly StageSpec[] = [{ name: 'train', trainBackbone: true }];
+  private readonly vars = new VariableSet('softmax-ce');
+  private readonly head: LinearClassifier;
 
-  constructor(readonly numClasses: number, readonly labelSmoothing = 0) {
-    this.hyperparameters = { labelSmoothing };
+  readonly hyperparameters = {};
+
+  constructor(opts: LinearObjectiveOptions) {
+    this.head = new LinearClassifier(this.vars, opts.features, opts.classes, opts.seed);
   }
 
-  loss(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-    return tf.tidy(() => {
-      const onehot = tf.oneHot(labels, this.numClasses);
-      return tf.losses.softmaxCrossEntropy(onehot, logits, undefined, this.labelSmoothing) as tf.Scalar;
-    });
+  trainableVariables(): tf.Variable[] {
+    return this.vars.trainable();
+  }
+
+  getWeights(): NamedWeights {
+    return this.vars.getWeights();
+  }
+
+  setWeights(weights: NamedWeights): void {
+    this.vars.setWeights(weights);
+  }
+
+  prepare(batch: Batch): PreparedStep {
+    return singleView(batch);
+  }
+
+  loss(step: StepTensors): StepLoss {
+    const loss = softmaxCrossEntropy(this.head.logits(step.features[0]), step.labelValues);
+    return { loss, terms: {}, updates: [] };
+  }
+
+  inferenceHead(): InferenceHead {
+    return this.head.inferenceHead();
+  }
+
+  dispose(): void {
+    this.vars.dispose();
   }
 }
