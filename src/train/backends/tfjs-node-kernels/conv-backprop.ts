@@ -7,14 +7,18 @@
 // trains on tfjs-node or tfjs-node-gpu. TensorFlow's ops take `explicit_paddings` (one
 // [before, after] pair per dimension, in the data format's order) with padding "EXPLICIT".
 //
-// And one TensorFlow bug: its oneDNN Conv2DBackpropInput (the CPU kernel with 'SAME' / 'VALID'
-// padding, TensorFlow 2.21) returns wrong values for 1x1 filters with 512 or more input channels
-// (about 40% off; right at 500 and below, measured on 1x1, 3x3 and 7x7 maps, strides 1 and 2).
-// MobileFaceNet's projections (512 -> 128) hit it. TensorFlow's own Python API computes the
-// same wrong values; TF_ENABLE_ONEDNN_OPTS=0 avoids it but makes every convolution gradient 5-10x
-// slower. So 1x1 input gradients do not go to that kernel: at stride 1 without padding the
-// gradient is a matrix product (dy [N*H*W, co] times the filter [ci, co] transposed); otherwise
-// padding "EXPLICIT" selects TensorFlow's Eigen kernel, which is right.
+// And two TensorFlow bugs, in its oneDNN kernels (the CPU kernels for 'SAME' / 'VALID' padding;
+// TensorFlow 2.21, its Python API alike), both in 1x1 convolutions (measured over 1x1 and 3x3
+// filters, 3 to 1024 channels, 1x1 to 14x14 maps, strides 1 and 2, against TF_ENABLE_ONEDNN_OPTS=0):
+// - Conv2DBackpropInput returns values about 40% off with 512 or more input channels (right at
+//   500 and below): MobileFaceNet's 512 -> 128 projections;
+// - Conv2DBackpropFilter at stride 2 on an even map (its last row and column unread) writes
+//   outside its buffers: "munmap_chunk(): invalid pointer", or a crash a few ops later (every
+//   ResNet's 1x1 shortcut on 14x14 or 28x28 maps).
+// TF_ENABLE_ONEDNN_OPTS=0 avoids both but makes every convolution gradient 5-10x slower. So no
+// 1x1 gradient goes to those kernels: at stride 1 without padding each is one matrix product
+// (dx = dy W^T, dW = x^T dy over the N*H*W rows); otherwise padding "EXPLICIT" selects
+// TensorFlow's Eigen kernels, which are right (1x1 strided convolutions are a small share).
 import * as tf from '@tensorflow/tfjs';
 import { runComposite } from '../composite-kernel.js';
 import { asNativeBackend, type NativeOpAttr } from './native-op.js';
@@ -85,23 +89,34 @@ function gradientKernel(kernelName: string, which: Which, depthwise: boolean): t
         xShape as [number, number, number, number], filterShape as [number, number, number, number],
         a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, depthwise, dataFormat,
       );
-      const pointwiseInput = which === 'input' && !depthwise && info.filterHeight === 1 && info.filterWidth === 1;
-      if (pointwiseInput && isPlainPointwise(info)) {
-        return runComposite(native, [dy, known], (dyt, filter) => {
-          const [, , inChannels, outChannels] = filter.shape as [number, number, number, number];
-          const rows = tf.reshape(dyt, [-1, outChannels]);
-          return tf.reshape(tf.matMul(rows, tf.reshape(filter, [inChannels, outChannels]), false, true), sizes);
-        });
-      }
+      const pointwise = !depthwise && info.filterHeight === 1 && info.filterWidth === 1;
+      if (pointwise && isPlainPointwise(info)) return pointwiseGradient(native, which, dy, known, sizes);
       const sizesTensor = tf.tensor1d(sizes, 'int32');
       try {
         const ordered = which === 'input' ? [sizesTensor, known, dy] : [known, sizesTensor, dy];
-        return native.executeSingleOutput(kernelName, opAttrs(native, info, depthwise, pointwiseInput), ordered);
+        return native.executeSingleOutput(kernelName, opAttrs(native, info, depthwise, pointwise), ordered);
       } finally {
         sizesTensor.dispose();
       }
     },
   };
+}
+
+/**
+ * The gradient of a plain 1x1 convolution, y[rows, co] = x[rows, ci] W[ci, co] over the N*H*W
+ * rows: dx = dy W^T (`known` is the filter) or dW = x^T dy (`known` is x).
+ */
+function pointwiseGradient(backend: tf.KernelBackend, which: Which, dy: tf.TensorInfo, known: tf.TensorInfo, sizes: number[]): tf.TensorInfo {
+  return runComposite(backend, [dy, known], (dyt, k) => {
+    const outChannels = dyt.shape[3] as number;
+    const rows = tf.reshape(dyt, [-1, outChannels]);
+    if (which === 'input') {
+      const inChannels = k.shape[2] as number;
+      return tf.reshape(tf.matMul(rows, tf.reshape(k, [inChannels, outChannels]), false, true), sizes);
+    }
+    const inChannels = k.shape[3] as number;
+    return tf.reshape(tf.matMul(tf.reshape(k, [-1, inChannels]), rows, true, false), sizes);
+  });
 }
 
 /** A 1x1 convolution that reads every input pixel once: NHWC, stride 1, no padding. */
