@@ -11,7 +11,7 @@ import { evaluateLongTail, type LongTailEvaluation } from './evaluate-long-tail.
 import { pixelsPerImage, takeSplit } from './data/image-dataset.js';
 import { InMemorySource } from './data/training-source.js';
 import { train, type RunState } from './loop.js';
-import { describeBackbones } from './nets/registry.js';
+import { backboneTakes, describeBackbones } from './nets/registry.js';
 import { describeObjectives, OBJECTIVE_NAMES } from './objectives/registry.js';
 import { writeRunReport } from './run-report.js';
 import { DEFAULT_RUN_CONFIG, DEFAULT_STAGE, validateRunConfig, type RunConfig, type StageConfig } from './run-config.js';
@@ -26,7 +26,6 @@ Data and model:
   --dataset NAME         ${DATASET_NAMES.join(' | ')} (default ${DEFAULT_RUN_CONFIG.dataset})
   --net NAME             backbone (default ${DEFAULT_RUN_CONFIG.net}):
 ${describeBackbones()
-  .filter((b) => b.name.startsWith('resnet'))
   .map((b) => `                           ${b.name.padEnd(9)} ${b.summary}`)
   .join('\n')}
   --width N              backbone base width (default ${DEFAULT_RUN_CONFIG.width})
@@ -138,7 +137,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   mkdirSync(runDir, { recursive: true });
   const first = config.stages[0];
   console.error(
-    `training ${config.net} (width ${config.width}) with ${config.objective} on ${dataset.name}: ${config.trainLimit ?? dataset.train.count} train / ` +
+    `training ${config.net}${config.width ? ` (width ${config.width})` : ''} with ${config.objective} on ${dataset.name}: ${config.trainLimit ?? dataset.train.count} train / ` +
       `${config.testLimit ?? dataset.test.count} test images, ${first.epochs} epochs, batch ${config.batchSize}, ` +
       `${first.optimizer} lr ${first.learningRate}; run folder ${runDir}`,
   );
@@ -205,7 +204,10 @@ function defined<T extends object>(o: T): Partial<T> {
 
 /** A new run: the defaults, the flags given, and one stage configuration per stage of the objective. */
 function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>): RunConfig {
-  return { ...DEFAULT_RUN_CONFIG, ...defined(given), stages: [{ ...DEFAULT_STAGE, ...defined(stageGiven) }] };
+  const config = { ...DEFAULT_RUN_CONFIG, ...defined(given), stages: [{ ...DEFAULT_STAGE, ...defined(stageGiven) }] };
+  // The default width is for the backbones that have one; a --width given to another is refused by the registry.
+  if (given.width === undefined && !backboneTakes(config.net, 'width')) delete config.width;
+  return config;
 }
 
 /**

@@ -7,10 +7,11 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { resolveTrainingBackend } from '../../src/train/backends/index.js';
-import { TFJS_NODE_REPLACED_KERNELS } from '../../src/train/backends/tfjs-node-kernels/index.js';
+import { TFJS_NODE_REPLACED_KERNELS, TFJS_NODE_WRAPPED_KERNELS } from '../../src/train/backends/tfjs-node-kernels/index.js';
 import {
   CONV_CASES,
   assertSameAsCpu,
+  on,
   caseName,
   conv2dGradients,
   depthwiseGradients,
@@ -40,6 +41,18 @@ describe('tfjs-node training kernels', () => {
     for (const config of TFJS_NODE_REPLACED_KERNELS) {
       assert.equal(tf.getKernel(config.kernelName, 'tensorflow'), config, config.kernelName);
     }
+  });
+});
+
+describe('Step (the ReLU gradient) on tfjs-node', () => {
+  test('is ours, and equals cpu\'s for alpha 0 and 0.2, signed zeros, NaN and infinities included', () => {
+    for (const w of TFJS_NODE_WRAPPED_KERNELS) assert.notEqual(tf.getKernel(w.kernelName, 'tensorflow'), undefined);
+    const compute = () => {
+      const x = tf.tensor1d([-2, -0, 0, 1e-30, 3, NaN, Infinity, -Infinity, -1e-30]);
+      return [tf.step(x), tf.step(x, 0.2), tf.grad((a: tf.Tensor) => tf.sum(tf.relu(a)))(x)];
+    };
+    const json = (arrays: Float32Array[]) => JSON.stringify(arrays.map((a) => Array.from(a)));
+    assert.equal(json(on('tensorflow', compute)), json(on('cpu', compute)));
   });
 });
 

@@ -81,6 +81,11 @@ export function backboneGraph(name: string, opts: BackboneOptions = {}): NetGrap
   return family.graph(opts);
 }
 
+/** Whether backbone `name` takes `option` (e.g. only CIFAR ResNets have a width). */
+export function backboneTakes(name: string, option: keyof BackboneOptions): boolean {
+  return isBackboneName(name) && FAMILIES[name].options.includes(option);
+}
+
 /** A freshly initialized backbone: outputDim is its feature dimension. */
 export function buildBackbone(name: string, opts: BackboneOptions = {}): GraphNet {
   return new GraphNet(backboneGraph(name, opts), { seed: opts.seed });

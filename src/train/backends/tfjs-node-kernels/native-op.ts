@@ -21,11 +21,13 @@ interface NativeKernelBackend extends tf.KernelBackend {
   };
   /** Runs the op eagerly (TFE_Execute) and returns its output, registered with the engine. */
   executeSingleOutput(name: string, attrs: NativeOpAttr[], inputs: tf.TensorInfo[]): tf.Tensor;
+  /** The same for a one-input op whose only attribute is its type T. */
+  executeSingleInput(name: string, input: tf.TensorInfo): tf.Tensor;
 }
 
 export function asNativeBackend(backend: tf.KernelBackend): NativeKernelBackend {
   const b = backend as Partial<NativeKernelBackend>;
-  if (typeof b.executeSingleOutput !== 'function' || b.binding == null) {
+  if (typeof b.executeSingleOutput !== 'function' || typeof b.executeSingleInput !== 'function' || b.binding == null) {
     throw new Error("tfjs-node kernel called on a backend that is not tfjs-node's 'tensorflow' backend");
   }
   return backend as NativeKernelBackend;
