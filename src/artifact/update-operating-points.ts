@@ -33,7 +33,7 @@ export async function updateOperatingPoints(dir: string, points: readonly Operat
       'MODEL_MANIFEST_MISMATCH',
       `Operating points not written: ${join(abs, MANIFEST_FILE)} now describes model sha256 ${current.sha256}, ` +
         `not ${expected}, the model they were measured on (was the artifact replaced during the run?)`,
-      { dir: abs },
+      { dir: abs, details: { manifestSha256: current.sha256, expectedSha256: expected } },
     );
   }
   if (current.task !== 'embedder') {

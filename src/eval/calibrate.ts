@@ -6,6 +6,7 @@
 import type { OperatingPoint } from '../artifact/manifest.js';
 import { updateOperatingPoints } from '../artifact/update-operating-points.js';
 import { EvalError } from './eval-error.js';
+import { farRank } from './numeric.js';
 import type { EvalRun } from './report.js';
 
 export const CALIBRATION_FARS = [1e-3, 1e-4, 1e-5] as const;
@@ -22,7 +23,7 @@ export function thresholdsAtFar(impostorAscending: Float64Array, fars: readonly 
   const n = impostorAscending.length;
   if (n === 0) throw new EvalError('METRIC_UNDEFINED', 'calibration: no impostor scores');
   return fars.map((far) => {
-    const k = Math.max(1, Math.ceil(Number((far * n).toPrecision(12))));
+    const k = farRank(n, far);
     const threshold = impostorAscending[n - k];
     let above = 0;
     for (let i = n - 1; i >= 0 && impostorAscending[i] > threshold; i--) above++;

@@ -12,7 +12,9 @@ import { pixelsPerImage, takeSplit } from './data/image-dataset.js';
 import { InMemorySource } from './data/training-source.js';
 import { train, type RunState } from './loop.js';
 import { backboneTakes, describeBackbones } from './nets/registry.js';
-import { describeObjectives, OBJECTIVE_NAMES } from './objectives/registry.js';
+import { describeObjectives, OBJECTIVE_NAMES, objectiveTask } from './objectives/registry.js';
+import { EMBEDDER_FLAGS, EMBEDDER_HELP, embedderFlags } from './embedder-options.js';
+import { openFaceData, trainEmbedder } from './train-embedder.js';
 import { writeRunReport } from './run-report.js';
 import { DEFAULT_RUN_CONFIG, DEFAULT_STAGE, validateRunConfig, type RunConfig, type StageConfig } from './run-config.js';
 import { SCHEDULE_NAMES } from './schedule.js';
@@ -26,7 +28,7 @@ Data and model:
   --dataset NAME         ${DATASET_NAMES.join(' | ')} (default ${DEFAULT_RUN_CONFIG.dataset})
   --net NAME             backbone (default ${DEFAULT_RUN_CONFIG.net}):
 ${describeBackbones()
-  .map((b) => `                           ${b.name.padEnd(9)} ${b.summary}`)
+  .map((b) => `                           ${b.name.padEnd(13)} ${b.summary}`)
   .join('\n')}
   --width N              backbone base width (default ${DEFAULT_RUN_CONFIG.width})
   --objective NAME       the training objective (default ${DEFAULT_RUN_CONFIG.objective}):
@@ -35,6 +37,8 @@ ${describeObjectives()
   .join('\n')}
   --train-limit N        use only the first N training images
   --test-limit N         evaluate on only the first N test images
+
+${EMBEDDER_HELP}
 
 Optimization (the first stage of the objective):
   --epochs N             (default ${DEFAULT_STAGE.epochs})
@@ -87,6 +91,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       resume: { type: 'boolean', default: false },
       backend: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
+      ...EMBEDDER_FLAGS,
     },
   });
   if (values.help) {
@@ -124,6 +129,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (given.objective !== undefined && !OBJECTIVE_NAMES.includes(given.objective)) {
     throw new Error(`Unsupported objective: "${given.objective}". Should be one of: ${OBJECTIVE_NAMES.join(', ')}`);
   }
+  const embedder = embedderFlags(values, given.objective, values.resume, num);
+  Object.assign(given, defined(embedder.given));
+  if (embedder.faceSet && values.dataset !== undefined) throw new Error('--data and --dataset exclude each other: --data DIR is the training set');
+  const faces = embedder.faceSet ? await openFaceData(embedder.faceSet) : undefined;
+  if (faces) Object.assign(given, { dataset: 'faces', faceData: faces.config });
   const runDir = values.out ?? join('runs', `${given.dataset ?? DEFAULT_RUN_CONFIG.dataset}-${given.net ?? DEFAULT_RUN_CONFIG.net}`);
   const checkpointPath = join(runDir, 'checkpoint.ckpt');
   if (!values.resume && existsSync(checkpointPath)) {
@@ -133,6 +143,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const config = validateRunConfig(stored ? resumedConfig(stored, given, stageGiven) : freshConfig(given, stageGiven));
 
   const backend = await resolveTrainingBackend({ backend: values.backend });
+  if (objectiveTask(config.objective) === 'embedder') {
+    mkdirSync(runDir, { recursive: true });
+    return trainEmbedder({ config, runDir, checkpointPath, resume: stored !== undefined, backend: backend.name, faces: faces?.source });
+  }
   const dataset = loadDataset(config.dataset);
   mkdirSync(runDir, { recursive: true });
   const first = config.stages[0];
@@ -204,9 +218,11 @@ function defined<T extends object>(o: T): Partial<T> {
 
 /** A new run: the defaults, the flags given, and one stage configuration per stage of the objective. */
 function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>): RunConfig {
-  const config = { ...DEFAULT_RUN_CONFIG, ...defined(given), stages: [{ ...DEFAULT_STAGE, ...defined(stageGiven) }] };
-  // The default width is for the backbones that have one; a --width given to another is refused by the registry.
+  const config: RunConfig = { ...DEFAULT_RUN_CONFIG, ...defined(given), stages: [{ ...DEFAULT_STAGE, ...defined(stageGiven) }] };
+  // Backbones without a base width (the face backbones) take none; embedders on a CIFAR ResNet
+  // get an embedding layer unless told its size.
   if (given.width === undefined && !backboneTakes(config.net, 'width')) delete config.width;
+  if (config.embeddingDim === undefined && objectiveTask(config.objective) === 'embedder' && config.net.startsWith('resnet')) config.embeddingDim = 128;
   return config;
 }
 
@@ -224,7 +240,8 @@ function resumedConfig(state: RunState, given: Partial<RunConfig>, stageGiven: P
         `configuration (only --epochs and --max-steps may change). Leave the flag out, or train into a new --out folder.`,
     );
   for (const [key, value] of Object.entries(defined(given)) as Array<[keyof RunConfig, unknown]>) {
-    if (key !== 'maxSteps' && stored[key] !== value) throw differs(key, value, stored[key]);
+    const show = (v: unknown) => (typeof v === 'object' ? JSON.stringify(v) : v);
+    if (key !== 'maxSteps' && JSON.stringify(stored[key]) !== JSON.stringify(value)) throw differs(key, show(value), show(stored[key]));
   }
   for (const [key, value] of Object.entries(defined(stageGiven)) as Array<[keyof StageConfig, unknown]>) {
     if (key !== 'epochs' && stored.stages[0][key] !== value) throw differs(key, value, stored.stages[0][key]);

@@ -3,18 +3,14 @@
 // padding and stride arithmetic goes wrong.
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
+import { uniformArray } from '../../../src/seeded-random.js';
 
 export type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
 /** Deterministic values in [-1, 1), the same on every backend (no backend RNG). */
 export function values(shape: number[], seed: number): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
-  let s = seed * 7919 + 1;
-  const data = Float32Array.from({ length: size }, () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return (s / 4294967296) * 2 - 1;
-  });
-  return tf.tensor(data, shape);
+  return tf.tensor(uniformArray(size, -1, 1, seed), shape);
 }
 
 /** Runs `compute` on one (initialized) tfjs backend, returns its outputs as arrays. */
