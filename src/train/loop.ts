@@ -9,7 +9,9 @@ import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { epochPermutation } from './data/rng.js';
 import { uniformSampler, type BatchSampler, type TrainingSource } from './data/training-source.js';
 import type { Net, NamedWeights } from './nets/net.js';
-import type { Objective, PrepareContext, PreparedStep, StageSpec, StepLoss, StepPosition } from './objectives/objective.js';
+import type { Objective, PrepareContext, PreparedStep, StageSpec, StepPosition } from './objectives/objective.js';
+import { AccumulatedGradients } from './parallel/accumulated-gradients.js';
+import type { StepGradients } from './parallel/shard-gradients.js';
 import { StageOptimizer } from './optimizer.js';
 import { PendingLosses, type StepValues } from './pending-losses.js';
 import type { RunConfig, StageConfig } from './run-config.js';
@@ -80,46 +82,40 @@ export interface TrainResult {
   imagesPerSecond: number;
 }
 
+/** One optimizer step of the loop: a batch's gradients, the update, the objective's buffers. */
+export interface StepRunner {
+  run(prepared: PreparedStep, position: StepPosition): StepValues | Promise<StepValues>;
+}
+
 /**
- * One optimizer step: the backbone over the prepared views, the objective's loss, gradients of
- * the stage's variables, the update, then the objective's buffer updates. Returns the loss and
- * its named terms as a tensor, not yet read (./pending-losses.ts).
+ * One optimizer step in this process: the backbone over the prepared views, the objective's
+ * loss, gradients of the stage's variables (summed over `accumulate` micro-batches,
+ * ./parallel/accumulated-gradients.ts), the update, then the objective's buffer updates. Returns
+ * the loss and its named terms as a tensor, not yet read (./pending-losses.ts).
  */
-export class TrainStep {
+export class TrainStep implements StepRunner {
+  private readonly gradients: AccumulatedGradients;
+
   constructor(
-    private readonly net: Net,
-    private readonly objective: Objective,
+    net: Net,
+    objective: Objective,
     private readonly optimizer: StageOptimizer,
-  ) {}
+    accumulate = 1,
+  ) {
+    this.gradients = new AccumulatedGradients(net, objective, accumulate);
+  }
 
   run(prepared: PreparedStep, position: StepPosition): StepValues {
-    const [h, w, c] = this.net.inputShape;
-    const { size, views } = prepared;
-    let out: StepLoss | undefined;
-    const kept: tf.Tensor[] = [];
-    const values = tf.tidy(() => {
-      const x = tf.tensor4d(prepared.inputs, [views * size, h, w, c]);
-      const labels = tf.tensor1d(prepared.labels, 'int32');
-      const rows = Object.fromEntries(Object.entries(prepared.rows).map(([k, r]) => [k, tf.tensor2d(r.values, [size, r.width])]));
-      const { value, grads } = tf.variableGrads(() => {
-        const f = this.net.apply(x, true);
-        const features = views === 1 ? [f] : (tf.split(f, views, 0) as tf.Tensor2D[]);
-        out = this.objective.loss(
-          { features, labels, labelValues: prepared.labels, rows, shared: prepared.shared },
-          { ...position, gather: (t) => t },
-        );
-        // The terms and the buffer values outlive variableGrads' scope.
-        kept.push(...Object.values(out.terms).map((t) => tf.keep(t)), ...out.updates.map((u) => tf.keep(u.value)));
-        return out.loss;
-      }, this.optimizer.variables);
-      this.optimizer.apply(grads);
-      const result = out!;
-      for (const u of result.updates) u.variable.assign(u.value);
-      return tf.stack([value, ...Object.values(result.terms)]) as tf.Tensor1D;
-    });
-    for (const t of kept) t.dispose();
-    return { values, terms: Object.keys(out!.terms) };
+    return applyStepGradients(this.optimizer, this.gradients.compute(this.optimizer.variables, prepared, position));
   }
+}
+
+/** The optimizer's update from `g`, then its buffer updates; frees everything of `g` but its loss values. */
+export function applyStepGradients(optimizer: StageOptimizer, g: StepGradients): StepValues {
+  optimizer.apply(g.grads);
+  for (const u of g.updates) u.variable.assign(u.value);
+  tf.dispose([...Object.values(g.grads), ...g.updates.map((u) => u.value)]);
+  return { values: g.values, terms: g.terms };
 }
 
 /** Steps whose losses may wait on the backend, and how long, before the loop reads them. */
@@ -178,7 +174,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     optimizer = stageOpt;
     if (savedSlots && !fresh) await stageOpt.setWeights(savedSlots);
     savedSlots = undefined;
-    const step = new TrainStep(net, objective, stageOpt);
+    const step = new TrainStep(net, objective, stageOpt, c.accumulate ?? 1);
     // Every epoch of the run draws its own order: the stages before this one count too.
     const epochsBefore = c.stages.slice(0, state.stage).reduce((n, s) => n + s.epochs, 0);
     const label = c.stages.length > 1 ? `${spec.name} ` : '';
@@ -217,7 +213,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const random = mulberry32(streamSeed(c.seed, `step ${state.globalStep}`));
         const batch = await data.read(order.subarray(i * c.batchSize, (i + 1) * c.batchSize), random);
         const ctx: PrepareContext = { ...position, random, drawBatch: (size) => data.read(partners.sample(size, random), random) };
-        losses.push(step.run(await objective.prepare(batch, ctx), position));
+        losses.push(await step.run(await objective.prepare(batch, ctx), position));
         totals.images += batch.size;
         thisRun.images += batch.size;
         stepsThisRun++;

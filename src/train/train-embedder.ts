@@ -129,13 +129,13 @@ export async function trainEmbedder(o: EmbedderRunOptions): Promise<number> {
     const last = state.history.at(-1);
     writeFileSync(
       join(runDir, 'summary.json'),
-      `${JSON.stringify({ run: runDir, complete, backend: o.backend, epochs: state.history.length, steps: state.globalStep, metrics: last?.metrics, imagesPerSecond, workers: 1, history: state.history }, null, 2)}\n`,
+      `${JSON.stringify({ run: runDir, complete, backend: o.backend, epochs: state.history.length, steps: state.globalStep, metrics: last?.metrics, imagesPerSecond, workers: config.workers ?? 1, history: state.history }, null, 2)}\n`,
     );
     const reports = writeRunReport(runDir, {
       run: runDir,
       complete,
       backend: o.backend,
-      workers: 1,
+      workers: config.workers ?? 1,
       imagesPerSecond,
       config,
       // Identity names stay in identities.json: a face set has up to hundreds of thousands.
