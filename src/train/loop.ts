@@ -11,6 +11,7 @@ import { uniformSampler, type BatchSampler, type TrainingSource } from './data/t
 import type { Net, NamedWeights } from './nets/net.js';
 import type { Objective, PrepareContext, PreparedStep, StageSpec, StepPosition } from './objectives/objective.js';
 import { AccumulatedGradients } from './parallel/accumulated-gradients.js';
+import { checkWasmStep, measureStepMemory } from './parallel/step-memory.js';
 import type { StepGradients } from './parallel/shard-gradients.js';
 import { StageOptimizer } from './optimizer.js';
 import { PendingLosses, type StepValues } from './pending-losses.js';
@@ -127,6 +128,20 @@ function stageOptimizer(config: StageConfig, spec: StageSpec, net: Net, objectiv
   return new StageOptimizer(config, { backbone: spec.trainBackbone ? net.trainableVariables() : [], head: objective.trainableVariables(spec.name) });
 }
 
+/** Refuses, before the first step, a batch whose step cannot fit the wasm heap (./parallel/step-memory.ts). */
+async function checkWasmMemory(c: RunConfig, net: Net, objective: Objective, spec: StageSpec): Promise<string> {
+  const stage = c.stages.find((s) => s.name === spec.name)!;
+  const trainable = [...(spec.trainBackbone ? net.trainableVariables() : []), ...objective.trainableVariables(spec.name)];
+  const accumulate = c.accumulate ?? 1;
+  const shape = {
+    parameterBytes: 4 * trainable.reduce((n, v) => n + v.size, 0),
+    parameterCopies: (stage.optimizer === 'adam' ? 2 : stage.momentum > 0 ? 1 : 0) + (accumulate > 1 ? 1 : 0),
+  };
+  const plan = checkWasmStep(await measureStepMemory(net), shape, { net: net.name, inputShape: net.inputShape, batchSize: c.batchSize, accumulate, workers: c.workers ?? 1 });
+  const gib = (b: number) => (b / 2 ** 30).toFixed(2);
+  return `wasm memory: a pass of ${plan.microBatch} images needs about ${gib(plan.bytes)} GiB of the ${gib(plan.budget)} GiB usable (at most ${plan.largest} images per pass)`;
+}
+
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { config: c, data, net, objective } = opts;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -147,6 +162,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   } else if (opts.resume) {
     log(`no checkpoint at ${opts.checkpointPath}; starting from scratch`);
   }
+
+  if (opts.backend === 'wasm' && state.stage < c.stages.length) log(await checkWasmMemory(c, net, objective, specs[state.stage]));
 
   const stepsPerEpoch = Math.ceil(data.count / c.batchSize);
   const partners = opts.partnerSampler ?? uniformSampler(data.count);
