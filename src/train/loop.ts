@@ -11,7 +11,9 @@ import { uniformSampler, type BatchSampler, type TrainingSource } from './data/t
 import type { Net, NamedWeights } from './nets/net.js';
 import type { Objective, PrepareContext, PreparedStep, StageSpec, StepPosition } from './objectives/objective.js';
 import { AccumulatedGradients } from './parallel/accumulated-gradients.js';
+import { ReplicaPool } from './parallel/replica-pool.js';
 import { checkWasmStep, measureStepMemory } from './parallel/step-memory.js';
+import type { RunShape } from './build-net.js';
 import type { StepGradients } from './parallel/shard-gradients.js';
 import { StageOptimizer } from './optimizer.js';
 import { PendingLosses, type StepValues } from './pending-losses.js';
@@ -70,6 +72,8 @@ export interface TrainOptions {
   checkpointPath: string;
   /** Continue from checkpointPath when it exists (the caller checked that config matches it). */
   resume: boolean;
+  /** What replicas are built for, when config.workers > 1 (each worker builds the run's models from the configuration and this). */
+  shape?: RunShape;
   /** Metrics after each epoch, recorded in the history (e.g. held-out accuracy). */
   evaluate?: (position: StepPosition) => Record<string, number>;
   log?: (line: string) => void;
@@ -111,6 +115,21 @@ export class TrainStep implements StepRunner {
   }
 }
 
+/** One optimizer step whose gradients come from data-parallel replicas (./parallel/replica-pool.ts). */
+export class ReplicaTrainStep implements StepRunner {
+  constructor(
+    private readonly pool: ReplicaPool,
+    private readonly net: Net,
+    private readonly objective: Objective,
+    private readonly spec: StageSpec,
+    private readonly optimizer: StageOptimizer,
+  ) {}
+
+  async run(prepared: PreparedStep, position: StepPosition): Promise<StepValues> {
+    return applyStepGradients(this.optimizer, await this.pool.compute(this.net, this.objective, this.spec, this.optimizer.variables, prepared, position));
+  }
+}
+
 /** The optimizer's update from `g`, then its buffer updates; frees everything of `g` but its loss values. */
 export function applyStepGradients(optimizer: StageOptimizer, g: StepGradients): StepValues {
   optimizer.apply(g.grads);
@@ -143,6 +162,29 @@ async function checkWasmMemory(c: RunConfig, net: Net, objective: Objective, spe
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const workers = opts.config.workers ?? 1;
+  if (workers === 1) return trainOn(opts);
+  if (!opts.shape) throw new Error('train: --workers needs the run shape to build replicas');
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const { net, objective, config } = opts;
+  const size = (vs: tf.Variable[]) => vs.reduce((n, v) => n + v.size, 0);
+  const { pool, description } = await ReplicaPool.start({
+    workers,
+    config: { ...config, maxSteps: undefined },
+    shape: opts.shape,
+    backend: opts.backend,
+    parameters: size(net.trainableVariables()) + Math.max(...objective.stages.map((s) => size(objective.trainableVariables(s.name)))),
+    gatherFloats: config.batchSize * Math.max(1024, 4 * net.outputDim),
+  });
+  log(`data-parallel: ${workers} workers, each on ${description}, shards of about ${Math.ceil(config.batchSize / workers)} images`);
+  try {
+    return await trainOn(opts, pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function trainOn(opts: TrainOptions, pool?: ReplicaPool): Promise<TrainResult> {
   const { config: c, data, net, objective } = opts;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const specs = objective.stages;
@@ -191,7 +233,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     optimizer = stageOpt;
     if (savedSlots && !fresh) await stageOpt.setWeights(savedSlots);
     savedSlots = undefined;
-    const step = new TrainStep(net, objective, stageOpt, c.accumulate ?? 1);
+    const step: StepRunner = pool ? new ReplicaTrainStep(pool, net, objective, spec, stageOpt) : new TrainStep(net, objective, stageOpt, c.accumulate ?? 1);
     // Every epoch of the run draws its own order: the stages before this one count too.
     const epochsBefore = c.stages.slice(0, state.stage).reduce((n, s) => n + s.epochs, 0);
     const label = c.stages.length > 1 ? `${spec.name} ` : '';

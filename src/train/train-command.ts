@@ -194,6 +194,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     checkpointPath,
     resume: stored !== undefined,
     evaluate,
+    shape: { inputShape: [dataset.height, dataset.width, dataset.channels], classCounts: counts },
   });
   const last = state.history.at(-1);
   const summary = {

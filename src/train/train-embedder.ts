@@ -105,7 +105,8 @@ export async function trainEmbedder(o: EmbedderRunOptions): Promise<number> {
   try {
     writeFileSync(join(runDir, IDENTITIES_FILE), `${JSON.stringify(d.identities)}\n`);
     const [height, width, channels] = d.data.inputShape;
-    const { backbone, objective } = buildModels(config, { inputShape: [height, width, channels], classCounts: d.identities.counts });
+    const shape = { inputShape: [height, width, channels] as [number, number, number], classCounts: d.identities.counts };
+    const { backbone, objective } = buildModels(config, shape);
     const first = config.stages[0];
     console.error(
       `training embedder ${config.net} (${backbone.outputDim}-d) with ${config.objective} ${JSON.stringify(objective.hyperparameters)} on ${d.source}, ` +
@@ -125,6 +126,7 @@ export async function trainEmbedder(o: EmbedderRunOptions): Promise<number> {
       checkpointPath: o.checkpointPath,
       resume: o.resume,
       evaluate,
+      shape,
     });
     const last = state.history.at(-1);
     writeFileSync(
