@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Net } from '../nets/net.js';
 import type { Objective, PreparedStep, StepPosition } from '../objectives/objective.js';
 import { shardBounds, shardOf } from './prepared-shard.js';
-import { shardGradients, type StepGradients } from './shard-gradients.js';
+import { shardGradients, stepLoss, type StepGradients } from './shard-gradients.js';
 
 /** Thrown by the collecting gather to stop a loss at the first call it cannot answer yet. */
 class GatherPending extends Error {}
@@ -57,8 +57,7 @@ export class AccumulatedGradients {
   private collectGathered(shards: PreparedStep[], position: StepPosition): tf.Tensor[][] {
     const saved = this.net.getWeights();
     const rows: tf.Tensor[][] = [];
-    const [h, w, c] = this.net.inputShape;
-    for (let round = 0; ; round++) {
+    for (;;) {
       const next: tf.Tensor[] = [];
       shards.forEach((shard, k) => {
         tf.tidy(() => {
@@ -69,14 +68,8 @@ export class AccumulatedGradients {
             next.push(tf.keep(t.clone()));
             throw new GatherPending();
           };
-          const x = tf.tensor4d(shard.inputs, [shard.views * shard.size, h, w, c]);
-          const f = this.net.apply(x, this.training);
-          const features = shard.views === 1 ? [f] : (tf.split(f, shard.views, 0) as tf.Tensor2D[]);
-          const labels = tf.tensor1d(shard.labels, 'int32');
-          const rowTensors = Object.fromEntries(Object.entries(shard.rows).map(([n, r]) => [n, tf.tensor2d(r.values, [shard.size, r.width])]));
           try {
-            const out = this.objective.loss({ features, labels, labelValues: shard.labels, rows: rowTensors, shared: shard.shared }, { ...position, gather });
-            tf.dispose([...out.updates.map((u) => u.value)]);
+            stepLoss(this.net, this.objective, shard, position, this.training, gather);
           } catch (error) {
             if (!(error instanceof GatherPending)) throw error;
           }

@@ -23,6 +23,18 @@ export interface ShardGradientOptions {
   gather?: LossContext['gather'];
 }
 
+/** The objective's loss of a prepared step (or shard) after the backbone; call inside a tidy. */
+export function stepLoss(net: Net, objective: Objective, prepared: PreparedStep, position: StepPosition, training: boolean, gather: LossContext['gather']): StepLoss {
+  const [h, w, c] = net.inputShape;
+  const { size, views } = prepared;
+  const x = tf.tensor4d(prepared.inputs, [views * size, h, w, c]);
+  const labels = tf.tensor1d(prepared.labels, 'int32');
+  const rows = Object.fromEntries(Object.entries(prepared.rows).map(([k, r]) => [k, tf.tensor2d(r.values, [size, r.width])]));
+  const f = net.apply(x, training);
+  const features = views === 1 ? [f] : (tf.split(f, views, 0) as tf.Tensor2D[]);
+  return objective.loss({ features, labels, labelValues: prepared.labels, rows, shared: prepared.shared }, { ...position, gather });
+}
+
 export function shardGradients(
   net: Net,
   objective: Objective,
@@ -31,20 +43,13 @@ export function shardGradients(
   position: StepPosition,
   o: ShardGradientOptions = {},
 ): StepGradients {
-  const [h, w, c] = net.inputShape;
-  const { size, views } = prepared;
   const training = o.training ?? true;
   const gather = o.gather ?? ((t: tf.Tensor) => t);
   let out: StepLoss | undefined;
   const kept: tf.Tensor[] = [];
   const result = tf.tidy(() => {
-    const x = tf.tensor4d(prepared.inputs, [views * size, h, w, c]);
-    const labels = tf.tensor1d(prepared.labels, 'int32');
-    const rows = Object.fromEntries(Object.entries(prepared.rows).map(([k, r]) => [k, tf.tensor2d(r.values, [size, r.width])]));
     const { value, grads } = tf.variableGrads(() => {
-      const f = net.apply(x, training);
-      const features = views === 1 ? [f] : (tf.split(f, views, 0) as tf.Tensor2D[]);
-      out = objective.loss({ features, labels, labelValues: prepared.labels, rows, shared: prepared.shared }, { ...position, gather });
+      out = stepLoss(net, objective, prepared, position, training, gather);
       // The terms and the buffer values outlive variableGrads' scope (the values go to the caller).
       kept.push(...Object.values(out.terms).map((t) => tf.keep(t)));
       for (const u of out.updates) tf.keep(u.value);
