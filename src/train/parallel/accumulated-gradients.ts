@@ -10,7 +10,8 @@
 // after the current one have not run yet, so when the objective gathers, a forward pass without
 // gradients over every micro-batch first collects what each gather call receives (one pass per
 // gather call of the loss; EPL makes one), batch-norm moving averages restored afterwards; the
-// gradient passes then see the whole batch, their own rows live (with their gradient).
+// gradient passes then see the whole batch, their own rows live (with their gradient). Whether
+// the objective gathers is learnt on the first step of a stage (one forward pass more there).
 import * as tf from '@tensorflow/tfjs';
 import type { Net } from '../nets/net.js';
 import type { Objective, PreparedStep, StepPosition } from '../objectives/objective.js';
