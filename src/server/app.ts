@@ -12,7 +12,9 @@ import { errorHandler } from './error-handler.js';
 import { KSERVE_ROUTES } from './kserve/paths.js';
 import { ModelPool } from './model-pool.js';
 import { requestLog } from './request-log.js';
+import { DOC_ROUTES } from './openapi/doc-routes.js';
 import { DETECT_ROUTES, detectRoutes } from './routes/detect.js';
+import { docRoutes } from './routes/docs.js';
 import { FACE_ROUTES, faceRoutes } from './routes/faces.js';
 import { GALLERY_ROUTES, galleryRoutes } from './routes/galleries.js';
 import { HEALTH_ROUTES, healthRoutes } from './routes/health.js';
@@ -73,6 +75,9 @@ const ALLOWED: ReadonlyArray<[string, string]> = [
   [KSERVE_ROUTES.readyVersion, 'GET, HEAD'],
   [KSERVE_ROUTES.infer, 'POST'],
   [KSERVE_ROUTES.inferVersion, 'POST'],
+  [DOC_ROUTES.page, 'GET, HEAD'],
+  [DOC_ROUTES.asset, 'GET, HEAD'],
+  [DOC_ROUTES.openapi, 'GET, HEAD'],
 ];
 
 export function createApp(options: AppOptions): Express {
@@ -89,6 +94,7 @@ export function createApp(options: AppOptions): Express {
   app.set('query parser', 'simple');
   if (!options.quiet) app.use(requestLog(options.log ?? ((line) => console.log(line))));
 
+  app.use(docRoutes());
   app.use(healthRoutes(pool));
   app.use(modelRoutes(pool, { admin: adminGuard(config.server.adminRoutes) }));
   const predictOptions = {
