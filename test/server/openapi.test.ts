@@ -90,8 +90,9 @@ describe('OpenAPI document against the real server on the shipped models', () =>
 
   /** Checks one answer against the document: a documented status, its schema, a documented code. */
   async function check(res: request.Response, expectStatus?: number): Promise<request.Response> {
-    const method = res.req.method;
-    const path = new URL(res.req.path, server.url).pathname;
+    const req = (res as unknown as { req: { method: string; path: string } }).req;
+    const method = req.method;
+    const path = new URL(req.path, server.url).pathname;
     if (expectStatus !== undefined) assert.equal(res.status, expectStatus, `${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
     const code = res.body?.error?.code ?? res.body?.code;
     const found = checker.match(method, path);
