@@ -48,9 +48,19 @@ function onSubmit(form, section, action) {
   });
 }
 
-/** Draws the photo on the canvas at most 900 px wide; answers the scale from photo pixels to canvas pixels. */
+/**
+ * Draws the photo on the canvas at most 900 px wide; answers the scale from photo pixels to
+ * canvas pixels, or 0 (no preview) for a file the browser cannot decode: the server's answer
+ * still shows, with its error code.
+ */
 async function drawPhoto(canvas, file) {
-  const bitmap = await createImageBitmap(file);
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    canvas.hidden = true;
+    return 0;
+  }
   const scale = Math.min(1, 900 / bitmap.width);
   canvas.width = Math.round(bitmap.width * scale);
   canvas.height = Math.round(bitmap.height * scale);
@@ -64,6 +74,7 @@ const COLORS = ['#00c853', '#2979ff', '#ff9100', '#d500f9', '#ff1744', '#00b8d4'
 
 /** A face's box (and keypoints) with a caption, in photo pixels scaled to the canvas. */
 function drawFace(canvas, scale, face, caption, color) {
+  if (!scale) return;
   const ctx = canvas.getContext('2d');
   const { x, y, width, height } = face.box;
   ctx.lineWidth = Math.max(2, canvas.width / 300);
