@@ -31,21 +31,21 @@ describe('web page in headless Chromium', { skip: absent }, () => {
   /** Submits a section's form and waits until the page marks it done (or failed: then fails with its message). */
   async function submit(section: string, form = `${section} form`): Promise<void> {
     await page.locator(`${form} button[type=submit]`).click();
-    await page.waitForFunction((s) => ['done', 'failed'].includes(document.querySelector<HTMLElement>(s)?.dataset.state ?? ''), section, { timeout: 60_000 });
+    await page.waitForSelector(`${section}[data-state="done"], ${section}[data-state="failed"]`, { timeout: 60_000 });
     const state = await page.locator(section).getAttribute('data-state');
     if (state === 'failed') assert.fail(`${section}: ${await page.locator(`${section} .error`).textContent()}`);
   }
 
   /** The canvas pixels around a point (canvas coordinates): does any have the colour drawn? */
   async function drawnNear(canvas: string, x: number, y: number, rgb: [number, number, number]): Promise<boolean> {
+    // Runs in the page (a string: this file is type-checked without the DOM's types).
     return page.evaluate(
-      ({ canvas, x, y, rgb }) => {
-        const c = document.querySelector<HTMLCanvasElement>(canvas) as HTMLCanvasElement;
-        const data = c.getContext('2d')?.getImageData(Math.round(x) - 3, Math.round(y) - 3, 7, 7).data ?? [];
-        for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i] - rgb[0]) + Math.abs(data[i + 1] - rgb[1]) + Math.abs(data[i + 2] - rgb[2]) < 40) return true;
+      `(() => {
+        const c = document.querySelector(${JSON.stringify(canvas)});
+        const data = c.getContext('2d').getImageData(${Math.round(x) - 3}, ${Math.round(y) - 3}, 7, 7).data;
+        for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i] - ${rgb[0]}) + Math.abs(data[i + 1] - ${rgb[1]}) + Math.abs(data[i + 2] - ${rgb[2]}) < 40) return true;
         return false;
-      },
-      { canvas, x, y, rgb },
+      })()`,
     );
   }
 
@@ -70,7 +70,7 @@ describe('web page in headless Chromium', { skip: absent }, () => {
   });
 
   test('lists the served models', async () => {
-    const names = await page.locator('#model-rows tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.model));
+    const names = await Promise.all((await page.locator('#model-rows tr').all()).map((row) => row.getAttribute('data-model')));
     assert.deepEqual(names.sort(), ['blazeface', 'mnist-resnet8', 'mobileface']);
     assert.deepEqual(await page.locator('#classify select option').allTextContents(), ['mnist-resnet8']);
     assert.deepEqual(await page.locator('#detect select option').allTextContents(), ['blazeface']);
@@ -107,7 +107,7 @@ describe('web page in headless Chromium', { skip: absent }, () => {
     const form = new FormData();
     form.set('image', new Blob([photo]), 'sample1.jpg');
     const api = (await (await fetch(`${server.url}/v1/models/blazeface/detect`, { method: 'POST', body: form })).json()) as { image: { width: number }; faces: { box: Box; keypoints: { x: number; y: number }[] }[] };
-    const width = await page.locator('#detect canvas').evaluate((c) => (c as HTMLCanvasElement).width);
+    const width = Number(await page.locator('#detect canvas').getAttribute('width'));
     const scale = width / api.image.width;
     const { box, keypoints } = api.faces[0];
     // A point inside the box as far as can be from its edges and keypoints: nothing drawn there.
