@@ -7,6 +7,7 @@ import { isKservePath } from '../kserve/paths.js';
 import { SERVER_NAME, SERVER_VERSION } from '../server-info.js';
 import { EVERY_OPERATION, NO_OPERATION, OPERATIONS, type Operation, type RequestBody } from './operations.js';
 import { componentSchemas } from './schemas.js';
+import { InvariantError } from '../../errors.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
@@ -20,7 +21,7 @@ export function errorCodesByStatus(op: Operation): Map<number, string[]> {
   const byStatus = new Map<number, string[]>();
   for (const code of new Set([...op.errors, ...EVERY_OPERATION])) {
     const def = ERROR_CODES.get(code);
-    if (!def) throw new Error(`operation ${op.method.toUpperCase()} ${op.path} lists ${code}, which is not in src/server/error-codes.ts`);
+    if (!def) throw new InvariantError(`operation ${op.method.toUpperCase()} ${op.path} lists ${code}, which is not in src/server/error-codes.ts`);
     byStatus.set(def.statusCode, [...(byStatus.get(def.statusCode) ?? []), code]);
   }
   return new Map([...byStatus].sort(([a], [b]) => a - b));
