@@ -9,13 +9,17 @@ import { adminGuard } from './admin-guard.js';
 import { admission } from './admission.js';
 import { METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND } from './error-codes.js';
 import { errorHandler } from './error-handler.js';
+import { KSERVE_ROUTES } from './kserve/paths.js';
 import { ModelPool } from './model-pool.js';
 import { requestLog } from './request-log.js';
+import { DOC_ROUTES } from './openapi/doc-routes.js';
 import { DETECT_ROUTES, detectRoutes } from './routes/detect.js';
+import { docRoutes } from './routes/docs.js';
 import { FACE_ROUTES, faceRoutes } from './routes/faces.js';
 import { GALLERY_ROUTES, galleryRoutes } from './routes/galleries.js';
 import { HEALTH_ROUTES, healthRoutes } from './routes/health.js';
 import { IDENTITY_ROUTES, identityRoutes } from './routes/identities.js';
+import { kserveRoutes } from './routes/kserve.js';
 import { MODEL_ROUTES, modelRoutes } from './routes/models.js';
 import { PREDICT_ROUTES, predictRoutes } from './routes/predict.js';
 
@@ -64,6 +68,16 @@ const ALLOWED: ReadonlyArray<[string, string]> = [
   [IDENTITY_ROUTES.verify, 'POST'],
   [FACE_ROUTES.list, 'GET, HEAD, POST'],
   [FACE_ROUTES.one, 'DELETE'],
+  [KSERVE_ROUTES.server, 'GET, HEAD'],
+  [KSERVE_ROUTES.model, 'GET, HEAD'],
+  [KSERVE_ROUTES.modelVersion, 'GET, HEAD'],
+  [KSERVE_ROUTES.ready, 'GET, HEAD'],
+  [KSERVE_ROUTES.readyVersion, 'GET, HEAD'],
+  [KSERVE_ROUTES.infer, 'POST'],
+  [KSERVE_ROUTES.inferVersion, 'POST'],
+  [DOC_ROUTES.page, 'GET, HEAD'],
+  [DOC_ROUTES.asset, 'GET, HEAD'],
+  [DOC_ROUTES.openapi, 'GET, HEAD'],
 ];
 
 export function createApp(options: AppOptions): Express {
@@ -80,6 +94,7 @@ export function createApp(options: AppOptions): Express {
   app.set('query parser', 'simple');
   if (!options.quiet) app.use(requestLog(options.log ?? ((line) => console.log(line))));
 
+  app.use(docRoutes());
   app.use(healthRoutes(pool));
   app.use(modelRoutes(pool, { admin: adminGuard(config.server.adminRoutes) }));
   const predictOptions = {
@@ -92,6 +107,7 @@ export function createApp(options: AppOptions): Express {
   };
   app.use(predictRoutes(pool, predictOptions));
   app.use(detectRoutes(pool, predictOptions));
+  app.use(kserveRoutes(pool, { ...predictOptions, maxTensorBodyBytes: config.limits.maxTensorBodyBytes }));
   const galleryOptions = { ...predictOptions, galleries: options.galleries };
   const admitFaces = admission(predictOptions.maxInFlight);
   app.use(galleryRoutes(pool, galleryOptions, admitFaces), identityRoutes(pool, galleryOptions, admitFaces), faceRoutes(pool, galleryOptions, admitFaces));
