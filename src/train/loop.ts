@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { Progress, formatDuration } from '../progress.js';
+import { InvariantError } from '../errors.js';
 import { mulberry32, streamSeed } from '../seeded-random.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { epochPermutation } from './data/rng.js';
@@ -165,7 +166,7 @@ async function checkWasmMemory(c: RunConfig, net: Net, objective: Objective, spe
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const workers = opts.config.workers ?? 1;
   if (workers === 1) return trainOn(opts);
-  if (!opts.shape) throw new Error('train: --workers needs the run shape to build replicas');
+  if (!opts.shape) throw new InvariantError('train: --workers needs the run shape to build replicas');
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const { net, objective, config } = opts;
   const size = (vs: tf.Variable[]) => vs.reduce((n, v) => n + v.size, 0);

@@ -13,6 +13,7 @@
 // gradient passes then see the whole batch, their own rows live (with their gradient). Whether
 // the objective gathers is learnt on the first step of a stage (one forward pass more there).
 import * as tf from '@tensorflow/tfjs';
+import { InvariantError } from '../../errors.js';
 import type { Net } from '../nets/net.js';
 import type { Objective, PreparedStep, StepPosition } from '../objectives/objective.js';
 import { shardBounds, shardOf } from './prepared-shard.js';
@@ -44,7 +45,7 @@ export class AccumulatedGradients {
       let call = 0;
       const gather = (t: tf.Tensor) => {
         const parts = rows[call++];
-        if (!parts) throw new Error(`${this.objective.name}: ctx.gather called in a step after steps without it; gradient accumulation needs it in every step`);
+        if (!parts) throw new InvariantError(`${this.objective.name}: ctx.gather called in a step after steps without it; gradient accumulation needs it in every step`);
         return tf.concat([...parts.slice(0, k), t, ...parts.slice(k + 1)]);
       };
       const g = shardGradients(this.net, this.objective, variables, shard, position, { training: this.training, gather });

@@ -15,6 +15,7 @@
 // (TRAINING_WORKER_FAILED); the others are told through shared memory and stopped.
 import type { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
+import { InvariantError } from '../../errors.js';
 import type { RunShape } from '../build-net.js';
 import type { Net } from '../nets/net.js';
 import type { Objective, PreparedStep, StageSpec, StepPosition } from '../objectives/objective.js';
@@ -137,7 +138,7 @@ export class ReplicaPool {
     const done = await Promise.all(answers);
     const sizes = variables.map((v) => v.size);
     const total = sizes.reduce((a, b) => a + b, 0);
-    if (total > this.o.parameters) throw new Error(`replica pool: ${total} parameters exceed the ${this.o.parameters} it was sized for`);
+    if (total > this.o.parameters) throw new InvariantError(`replica pool: ${total} parameters exceed the ${this.o.parameters} it was sized for`);
     const grads: tf.NamedTensorMap = {};
     let offset = 0;
     variables.forEach((v, i) => {

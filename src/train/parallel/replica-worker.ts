@@ -4,6 +4,8 @@
 // shared memory and a barrier, synchronously, inside the loss.
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
+import { InvariantError } from '../../errors.js';
+import { TrainingRunError } from './training-run-error.js';
 import { resolveTrainingBackend } from '../backends/index.js';
 import { buildModels } from '../build-net.js';
 import { CONTROL_ABORTED, CONTROL_ARRIVED, CONTROL_GENERATION, type ReplicaInit, type ReplicaMessage, type ReplicaStep } from './replica-protocol.js';
@@ -24,7 +26,7 @@ function barrier(parties: number): void {
     return;
   }
   while (Atomics.load(control, CONTROL_GENERATION) === generation) {
-    if (Atomics.load(control, CONTROL_ABORTED)) throw new Error('another training worker failed');
+    if (Atomics.load(control, CONTROL_ABORTED)) throw new TrainingRunError('TRAINING_WORKER_FAILED', 'another training worker failed');
     Atomics.wait(control, CONTROL_GENERATION, generation, 100);
   }
 }
@@ -33,9 +35,9 @@ function barrier(parties: number): void {
 function gatherFrom(step: ReplicaStep) {
   return (t: tf.Tensor): tf.Tensor => {
     const rows = t.shape[0];
-    if (rows !== step.shard.size) throw new Error(`ctx.gather takes one row per sample of the shard (${step.shard.size}), got ${rows}`);
+    if (rows !== step.shard.size) throw new InvariantError(`ctx.gather takes one row per sample of the shard (${step.shard.size}), got ${rows}`);
     const width = t.size / rows;
-    if (step.total * width > gatherRows.length) throw new Error(`ctx.gather: ${step.total} rows of ${width} values exceed the shared buffer (${gatherRows.length} values)`);
+    if (step.total * width > gatherRows.length) throw new InvariantError(`ctx.gather: ${step.total} rows of ${width} values exceed the shared buffer (${gatherRows.length} values)`);
     gatherRows.set(t.dataSync(), step.start * width);
     barrier(step.active);
     const all = gatherRows.slice(0, step.total * width);
