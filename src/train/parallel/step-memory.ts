@@ -21,8 +21,10 @@ export const WASM_HEAP_BYTES = 4 * 2 ** 30;
 /**
  * The share of the heap a step's tensors can count on. The heap also holds XNNPACK's packed
  * weights and scratch buffers and loses room to fragmentation; calibrated on this machine
- * (tfjs 4.22): MobileFaceNet at 112x112 trains at batch 16 and aborts at 32, IResNet-18 trains
- * at 8 and aborts at 16 (scripts/bench/wasm-step-memory.ts prints the estimates).
+ * (tfjs 4.22): MobileFaceNet at 112x112 trains at batch 16 and aborts at 32 (estimates 2.04 and
+ * 4.05 GiB), IResNet-18 trains at 8 and aborts at 16 (2.09 and 3.65 GiB); so the real limit is
+ * between 2.09 and 3.65 GiB, and 0.6 x 4 GiB = 2.4 GiB stays on the safe side of it
+ * (test/train/parallel/step-memory.test.ts checks the MobileFaceNet pair).
  */
 export const WASM_USABLE_SHARE = 0.6;
 
