@@ -51,8 +51,8 @@ Optimization (the first stage of the objective):
                          with its own statistics and updates its moving averages once per
                          micro-batch. Objectives that update buffers from the whole batch (EPL's
                          empirical prototypes) see the whole batch: a forward pass without
-                         gradients over all micro-batches collects it first (about 1/3 more time
-                         per step). (default 1)
+                         gradients over all micro-batches collects it first (one more forward
+                         pass per step). (default 1)
   --workers N            data-parallel training on N worker threads, one replica each on its own
                          backend instance (each wasm worker has its own heap), as PyTorch's
                          DistributedDataParallel: every batch is split into N shards, the gradients
