@@ -4,12 +4,18 @@
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { Progress, formatDuration } from '../progress.js';
+import { InvariantError } from '../errors.js';
 import { mulberry32, streamSeed } from '../seeded-random.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { epochPermutation } from './data/rng.js';
 import { uniformSampler, type BatchSampler, type TrainingSource } from './data/training-source.js';
 import type { Net, NamedWeights } from './nets/net.js';
-import type { Objective, PrepareContext, PreparedStep, StageSpec, StepLoss, StepPosition } from './objectives/objective.js';
+import type { Objective, PrepareContext, PreparedStep, StageSpec, StepPosition } from './objectives/objective.js';
+import { AccumulatedGradients } from './parallel/accumulated-gradients.js';
+import { ReplicaPool } from './parallel/replica-pool.js';
+import { checkWasmStep, measureStepMemory } from './parallel/step-memory.js';
+import type { RunShape } from './build-net.js';
+import type { StepGradients } from './parallel/shard-gradients.js';
 import { StageOptimizer } from './optimizer.js';
 import { PendingLosses, type StepValues } from './pending-losses.js';
 import type { RunConfig, StageConfig } from './run-config.js';
@@ -68,6 +74,8 @@ export interface TrainOptions {
   checkpointPath: string;
   /** Continue from checkpointPath when it exists (the caller checked that config matches it). */
   resume: boolean;
+  /** What replicas are built for, when config.workers > 1 (each worker builds the run's models from the configuration and this). */
+  shape?: RunShape;
   /** Metrics after each epoch, recorded in the history (e.g. held-out accuracy). */
   evaluate?: (position: StepPosition) => Record<string, number>;
   log?: (line: string) => void;
@@ -81,46 +89,55 @@ export interface TrainResult {
   imagesPerSecond: number;
 }
 
+/** One optimizer step of the loop: a batch's gradients, the update, the objective's buffers. */
+export interface StepRunner {
+  run(prepared: PreparedStep, position: StepPosition): StepValues | Promise<StepValues>;
+}
+
 /**
- * One optimizer step: the backbone over the prepared views, the objective's loss, gradients of
- * the stage's variables, the update, then the objective's buffer updates. Returns the loss and
- * its named terms as a tensor, not yet read (./pending-losses.ts).
+ * One optimizer step in this process: the backbone over the prepared views, the objective's
+ * loss, gradients of the stage's variables (summed over `accumulate` micro-batches,
+ * ./parallel/accumulated-gradients.ts), the update, then the objective's buffer updates. Returns
+ * the loss and its named terms as a tensor, not yet read (./pending-losses.ts).
  */
-export class TrainStep {
+export class TrainStep implements StepRunner {
+  private readonly gradients: AccumulatedGradients;
+
   constructor(
+    net: Net,
+    objective: Objective,
+    private readonly optimizer: StageOptimizer,
+    accumulate = 1,
+  ) {
+    this.gradients = new AccumulatedGradients(net, objective, accumulate);
+  }
+
+  run(prepared: PreparedStep, position: StepPosition): StepValues {
+    return applyStepGradients(this.optimizer, this.gradients.compute(this.optimizer.variables, prepared, position));
+  }
+}
+
+/** One optimizer step whose gradients come from data-parallel replicas (./parallel/replica-pool.ts). */
+export class ReplicaTrainStep implements StepRunner {
+  constructor(
+    private readonly pool: ReplicaPool,
     private readonly net: Net,
     private readonly objective: Objective,
+    private readonly spec: StageSpec,
     private readonly optimizer: StageOptimizer,
   ) {}
 
-  run(prepared: PreparedStep, position: StepPosition): StepValues {
-    const [h, w, c] = this.net.inputShape;
-    const { size, views } = prepared;
-    let out: StepLoss | undefined;
-    const kept: tf.Tensor[] = [];
-    const values = tf.tidy(() => {
-      const x = tf.tensor4d(prepared.inputs, [views * size, h, w, c]);
-      const labels = tf.tensor1d(prepared.labels, 'int32');
-      const rows = Object.fromEntries(Object.entries(prepared.rows).map(([k, r]) => [k, tf.tensor2d(r.values, [size, r.width])]));
-      const { value, grads } = tf.variableGrads(() => {
-        const f = this.net.apply(x, true);
-        const features = views === 1 ? [f] : (tf.split(f, views, 0) as tf.Tensor2D[]);
-        out = this.objective.loss(
-          { features, labels, labelValues: prepared.labels, rows, shared: prepared.shared },
-          { ...position, gather: (t) => t },
-        );
-        // The terms and the buffer values outlive variableGrads' scope.
-        kept.push(...Object.values(out.terms).map((t) => tf.keep(t)), ...out.updates.map((u) => tf.keep(u.value)));
-        return out.loss;
-      }, this.optimizer.variables);
-      this.optimizer.apply(grads);
-      const result = out!;
-      for (const u of result.updates) u.variable.assign(u.value);
-      return tf.stack([value, ...Object.values(result.terms)]) as tf.Tensor1D;
-    });
-    for (const t of kept) t.dispose();
-    return { values, terms: Object.keys(out!.terms) };
+  async run(prepared: PreparedStep, position: StepPosition): Promise<StepValues> {
+    return applyStepGradients(this.optimizer, await this.pool.compute(this.net, this.objective, this.spec, this.optimizer.variables, prepared, position));
   }
+}
+
+/** The optimizer's update from `g`, then its buffer updates; frees everything of `g` but its loss values. */
+export function applyStepGradients(optimizer: StageOptimizer, g: StepGradients): StepValues {
+  optimizer.apply(g.grads);
+  for (const u of g.updates) u.variable.assign(u.value);
+  tf.dispose([...Object.values(g.grads), ...g.updates.map((u) => u.value)]);
+  return { values: g.values, terms: g.terms };
 }
 
 /** Steps whose losses may wait on the backend, and how long, before the loop reads them. */
@@ -132,7 +149,44 @@ function stageOptimizer(config: StageConfig, spec: StageSpec, net: Net, objectiv
   return new StageOptimizer(config, { backbone: spec.trainBackbone ? net.trainableVariables() : [], head: objective.trainableVariables(spec.name) });
 }
 
+/** Refuses, before the first step, a batch whose step cannot fit the wasm heap (./parallel/step-memory.ts). */
+async function checkWasmMemory(c: RunConfig, net: Net, objective: Objective, spec: StageSpec): Promise<string> {
+  const stage = c.stages.find((s) => s.name === spec.name)!;
+  const trainable = [...(spec.trainBackbone ? net.trainableVariables() : []), ...objective.trainableVariables(spec.name)];
+  const accumulate = c.accumulate ?? 1;
+  const shape = {
+    parameterBytes: 4 * trainable.reduce((n, v) => n + v.size, 0),
+    parameterCopies: (stage.optimizer === 'adam' ? 2 : stage.momentum > 0 ? 1 : 0) + (accumulate > 1 ? 1 : 0),
+  };
+  const plan = checkWasmStep(await measureStepMemory(net), shape, { net: net.name, inputShape: net.inputShape, batchSize: c.batchSize, accumulate, workers: c.workers ?? 1 });
+  const gib = (b: number) => (b / 2 ** 30).toFixed(2);
+  return `wasm memory: a pass of ${plan.microBatch} images needs about ${gib(plan.bytes)} GiB of the ${gib(plan.budget)} GiB usable (at most ${plan.largest} images per pass)`;
+}
+
 export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const workers = opts.config.workers ?? 1;
+  if (workers === 1) return trainOn(opts);
+  if (!opts.shape) throw new InvariantError('train: --workers needs the run shape to build replicas');
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const { net, objective, config } = opts;
+  const size = (vs: tf.Variable[]) => vs.reduce((n, v) => n + v.size, 0);
+  const { pool, description } = await ReplicaPool.start({
+    workers,
+    config: { ...config, maxSteps: undefined },
+    shape: opts.shape,
+    backend: opts.backend,
+    parameters: size(net.trainableVariables()) + Math.max(...objective.stages.map((s) => size(objective.trainableVariables(s.name)))),
+    gatherFloats: config.batchSize * Math.max(1024, 4 * net.outputDim),
+  });
+  log(`data-parallel: ${workers} workers, each on ${description}, shards of about ${Math.ceil(config.batchSize / workers)} images`);
+  try {
+    return await trainOn(opts, pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function trainOn(opts: TrainOptions, pool?: ReplicaPool): Promise<TrainResult> {
   const { config: c, data, net, objective } = opts;
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const specs = objective.stages;
@@ -152,6 +206,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   } else if (opts.resume) {
     log(`no checkpoint at ${opts.checkpointPath}; starting from scratch`);
   }
+
+  if (opts.backend === 'wasm' && state.stage < c.stages.length) log(await checkWasmMemory(c, net, objective, specs[state.stage]));
 
   const stepsPerEpoch = Math.ceil(data.count / c.batchSize);
   const partners = opts.partnerSampler ?? uniformSampler(data.count);
@@ -179,7 +235,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     optimizer = stageOpt;
     if (savedSlots && !fresh) await stageOpt.setWeights(savedSlots);
     savedSlots = undefined;
-    const step = new TrainStep(net, objective, stageOpt);
+    const step: StepRunner = pool ? new ReplicaTrainStep(pool, net, objective, spec, stageOpt) : new TrainStep(net, objective, stageOpt, c.accumulate ?? 1);
     // Every epoch of the run draws its own order: the stages before this one count too.
     const epochsBefore = c.stages.slice(0, state.stage).reduce((n, s) => n + s.epochs, 0);
     const label = c.stages.length > 1 ? `${spec.name} ` : '';
@@ -218,7 +274,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         const random = mulberry32(streamSeed(c.seed, `step ${state.globalStep}`));
         const batch = await data.read(order.subarray(i * c.batchSize, (i + 1) * c.batchSize), random);
         const ctx: PrepareContext = { ...position, random, drawBatch: (size) => data.read(partners.sample(size, random), random) };
-        losses.push(step.run(await objective.prepare(batch, ctx), position));
+        losses.push(await step.run(await objective.prepare(batch, ctx), position));
         totals.images += batch.size;
         thisRun.images += batch.size;
         stepsThisRun++;

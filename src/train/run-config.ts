@@ -56,7 +56,12 @@ export interface RunConfig {
   /** The objective's own hyperparameters (e.g. BCE3S's r), recorded in provenance. */
   objectiveOptions: Record<string, number | string | boolean>;
   stages: StageConfig[];
+  /** Images per optimizer step (the effective batch, however it is computed). */
   batchSize: number;
+  /** Micro-batches per optimizer step, run one after another (gradient accumulation); default 1. */
+  accumulate?: number;
+  /** Data-parallel replicas, one per worker thread (src/train/parallel); default 1 (none). */
+  workers?: number;
   seed: number;
   /** Use only the first N training / test examples (quick runs, tests). */
   trainLimit?: number;
@@ -108,6 +113,11 @@ export function validateRunConfig(c: RunConfig): RunConfig {
   if (c.embeddingDim !== undefined) positiveInt(c.embeddingDim, 'embedding-dim');
   if (c.validation && !(c.validation.far > 0 && c.validation.far < 1)) throw new TrainError('TRAIN_CONFIG_INVALID', `val-far: expected a number in (0, 1), got ${c.validation.far}`);
   positiveInt(c.batchSize, 'batch-size');
+  if (c.accumulate !== undefined) positiveInt(c.accumulate, 'accumulate');
+  if (c.workers !== undefined) positiveInt(c.workers, 'workers');
+  if ((c.accumulate ?? 1) > c.batchSize) throw new TrainError('TRAIN_CONFIG_INVALID', `accumulate: ${c.accumulate} micro-batches cannot split a batch of ${c.batchSize}`);
+  if ((c.workers ?? 1) > 1 && (c.accumulate ?? 1) > 1) throw new TrainError('TRAIN_USAGE', 'workers and accumulate: not supported together yet; use one of them');
+  if ((c.workers ?? 1) > c.batchSize) throw new TrainError('TRAIN_CONFIG_INVALID', `workers: ${c.workers} workers cannot split a batch of ${c.batchSize}`);
   if (c.width !== undefined) positiveInt(c.width, 'width');
   if (c.trainLimit !== undefined) positiveInt(c.trainLimit, 'train-limit');
   if (c.testLimit !== undefined) positiveInt(c.testLimit, 'test-limit');

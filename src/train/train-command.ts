@@ -43,7 +43,23 @@ ${EMBEDDER_HELP}
 
 Optimization (the first stage of the objective):
   --epochs N             (default ${DEFAULT_STAGE.epochs})
-  --batch-size N         (default ${DEFAULT_RUN_CONFIG.batchSize})
+  --batch-size N         images per optimizer step (default ${DEFAULT_RUN_CONFIG.batchSize}), however many
+                         micro-batches and workers compute it
+  --accumulate N         split each batch into N micro-batches run one after another and sum their
+                         gradients (weighted by their images): one optimizer step of the whole batch
+                         with the memory of one micro-batch. Batch norm normalizes each micro-batch
+                         with its own statistics and updates its moving averages once per
+                         micro-batch. Objectives that update buffers from the whole batch (EPL's
+                         empirical prototypes) see the whole batch: a forward pass without
+                         gradients over all micro-batches collects it first (one more forward
+                         pass per step). (default 1)
+  --workers N            data-parallel training on N worker threads, one replica each on its own
+                         backend instance (each wasm worker has its own heap), as PyTorch's
+                         DistributedDataParallel: every batch is split into N shards, the gradients
+                         averaged through shared memory, one synchronous update. Batch norm uses
+                         each shard's statistics (per-shard, not synchronized); its moving averages
+                         are the first worker's. Objectives that update buffers from the whole
+                         batch see the whole batch. Same seed and N: same run. (default 1)
   --optimizer NAME       adam | sgd (default ${DEFAULT_STAGE.optimizer})
   --lr X                 learning rate (default ${DEFAULT_STAGE.learningRate})
   --momentum X           SGD momentum (default ${DEFAULT_STAGE.momentum})
@@ -76,6 +92,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
       objective: { type: 'string' },
       epochs: { type: 'string' },
       'batch-size': { type: 'string' },
+      accumulate: { type: 'string' },
+      workers: { type: 'string' },
       optimizer: { type: 'string' },
       lr: { type: 'string' },
       momentum: { type: 'string' },
@@ -111,6 +129,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     width: num(values.width, 'width'),
     objective: values.objective,
     batchSize: num(values['batch-size'], 'batch-size'),
+    // 1 is the default and is not stored, so a run configured before these flags resumes with them.
+    accumulate: oneIsDefault(num(values.accumulate, 'accumulate')),
+    workers: oneIsDefault(num(values.workers, 'workers')),
     seed: num(values.seed, 'seed'),
     trainLimit: num(values['train-limit'], 'train-limit'),
     testLimit: num(values['test-limit'], 'test-limit'),
@@ -174,6 +195,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     checkpointPath,
     resume: stored !== undefined,
     evaluate,
+    shape: { inputShape: [dataset.height, dataset.width, dataset.channels], classCounts: counts },
   });
   const last = state.history.at(-1);
   const summary = {
@@ -185,7 +207,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     steps: state.globalStep,
     metrics: last?.metrics,
     imagesPerSecond,
-    workers: 1,
+    workers: config.workers ?? 1,
     history: state.history,
   };
   writeFileSync(join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
@@ -193,7 +215,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     run: runDir,
     complete,
     backend: backend.name,
-    workers: 1,
+    workers: config.workers ?? 1,
     imagesPerSecond,
     config,
     dataset: { name: dataset.name, source: dataset.source, classNames: dataset.classNames, classCounts: counts, testImages: test.count },
@@ -213,6 +235,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   objective.dispose();
   backbone.dispose();
   return 0;
+}
+
+function oneIsDefault(n: number | undefined): number | undefined {
+  return n === 1 ? undefined : n;
 }
 
 /** The keys of `o` whose value is not undefined. */

@@ -106,7 +106,8 @@ export async function trainEmbedder(o: EmbedderRunOptions): Promise<number> {
   try {
     writeFileSync(join(runDir, IDENTITIES_FILE), `${JSON.stringify(d.identities)}\n`);
     const [height, width, channels] = d.data.inputShape;
-    const { backbone, objective } = buildModels(config, { inputShape: [height, width, channels], classCounts: d.identities.counts });
+    const shape = { inputShape: [height, width, channels] as [number, number, number], classCounts: d.identities.counts };
+    const { backbone, objective } = buildModels(config, shape);
     const first = config.stages[0];
     console.error(
       `training embedder ${config.net} (${backbone.outputDim}-d) with ${config.objective} ${JSON.stringify(objective.hyperparameters)} on ${d.source}, ` +
@@ -126,17 +127,18 @@ export async function trainEmbedder(o: EmbedderRunOptions): Promise<number> {
       checkpointPath: o.checkpointPath,
       resume: o.resume,
       evaluate,
+      shape,
     });
     const last = state.history.at(-1);
     writeFileSync(
       join(runDir, 'summary.json'),
-      `${JSON.stringify({ run: runDir, complete, backend: o.backend, epochs: state.history.length, steps: state.globalStep, metrics: last?.metrics, imagesPerSecond, workers: 1, history: state.history }, null, 2)}\n`,
+      `${JSON.stringify({ run: runDir, complete, backend: o.backend, epochs: state.history.length, steps: state.globalStep, metrics: last?.metrics, imagesPerSecond, workers: config.workers ?? 1, history: state.history }, null, 2)}\n`,
     );
     const reports = writeRunReport(runDir, {
       run: runDir,
       complete,
       backend: o.backend,
-      workers: 1,
+      workers: config.workers ?? 1,
       imagesPerSecond,
       config,
       // Identity names stay in identities.json: a face set has up to hundreds of thousands.

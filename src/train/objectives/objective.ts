@@ -14,7 +14,11 @@
 // the whole batch, such as the classes kept by partial negatives or the mixing coefficient, is
 // decided there); `loss` may then run on a shard of the prepared step. Values a loss needs from
 // the whole batch (EPL's prototype update) go through `ctx.gather`, which returns the rows of
-// every shard in batch order (in a single process, the tensor itself).
+// every shard in batch order (in a single process, the tensor itself). Shards are the workers'
+// (--workers: exchanged through shared memory, src/train/parallel/replica-worker.ts) or the
+// micro-batches of gradient accumulation (--accumulate: collected by a forward pass without
+// gradients first, src/train/parallel/accumulated-gradients.ts). Buffer updates computed from
+// anything else see only the shard.
 import type * as tf from '@tensorflow/tfjs';
 import type { Batch } from '../data/batches.js';
 import type { NamedWeights } from '../nets/net.js';
@@ -72,7 +76,10 @@ export interface StepTensors {
 }
 
 export interface LossContext extends StepPosition {
-  /** The rows of `t` from every shard of the batch, in batch order (the identity in one process). */
+  /**
+   * The rows of `t` ([shard size, ...]: one row per sample of this shard) from every shard of the
+   * batch, in batch order (the identity in one process); this shard's rows are `t` itself.
+   */
   gather(t: tf.Tensor): tf.Tensor;
 }
 
