@@ -7,10 +7,10 @@ import { parseArgs } from 'node:util';
 import { MANIFEST_SCHEMA_VERSION, type ManifestDraft } from '../artifact/manifest.js';
 import { writeArtifact } from '../artifact/write-artifact.js';
 import { resolveTrainingBackend } from '../train/backends/index.js';
-import { buildRunModels, inferenceNet } from '../train/build-net.js';
+import { buildRunModels, classCounts, inferenceNet } from '../train/build-net.js';
 import { buildBackbone } from '../train/nets/registry.js';
 import { readCheckpoint } from '../train/checkpoint.js';
-import { loadDataset } from '../train/data/datasets.js';
+import { loadRunDataset } from '../train/data/run-dataset.js';
 import type { RunState } from '../train/loop.js';
 import { exportToOnnx } from './export-onnx.js';
 
@@ -87,7 +87,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
         `are from the end of the last complete epoch${history.length === 0 ? ' (none yet)' : ''}, not of these weights`,
     );
   }
-  const dataset = loadDataset(config.dataset);
+  const dataset = await loadRunDataset(config);
   const { backbone, objective } = buildRunModels(config, dataset);
   backbone.setWeights(checkpoint.weights);
   objective.setWeights(checkpoint.objective);
@@ -130,7 +130,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       dataset: `${dataset.name}: ${dataset.source}`,
       objective: objectiveName,
       backbone: config.net,
-      hyperparameters: { ...config },
+      hyperparameters: { ...config, trainingClassCounts: classCounts(config, dataset) },
       metrics: {
         ...(last ? { ...last.metrics, train_loss: last.loss } : {}),
         test_images: config.testLimit ?? dataset.test.count,

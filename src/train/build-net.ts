@@ -30,7 +30,13 @@ export function buildRunModels(config: RunConfig, dataset: ImageDataset): RunMod
   });
   const objective = buildObjective(
     config.objective,
-    { features: backbone.outputDim, classes: dataset.classNames.length, classCounts: classCounts(config, dataset), seed: config.seed },
+    {
+      features: backbone.outputDim,
+      classes: dataset.classNames.length,
+      classCounts: classCounts(config, dataset),
+      seed: config.seed,
+      inputShape: [dataset.height, dataset.width, dataset.channels],
+    },
     config.objectiveOptions,
   );
   return { backbone, objective };

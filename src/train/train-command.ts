@@ -6,13 +6,16 @@ import { parseArgs } from 'node:util';
 import { resolveTrainingBackend, TRAINING_BACKEND_NAMES } from './backends/index.js';
 import { buildRunModels, classCounts } from './build-net.js';
 import { readCheckpoint } from './checkpoint.js';
-import { DATASET_NAMES, loadDataset } from './data/datasets.js';
+import { ClassRebalancedSampler } from './data/class-sampler.js';
+import { defaultAugmentation, loadRunDataset, TRAIN_DATASET_NAMES } from './data/run-dataset.js';
 import { evaluateLongTail, type LongTailEvaluation } from './evaluate-long-tail.js';
 import { pixelsPerImage, takeSplit } from './data/image-dataset.js';
 import { InMemorySource } from './data/training-source.js';
+import { LONG_TAIL_HELP, LONG_TAIL_OPTIONS, longTailFlags, type LongTailFlags } from './long-tail-flags.js';
 import { train, type RunState } from './loop.js';
+import type { StepPosition } from './objectives/objective.js';
 import { describeBackbones } from './nets/registry.js';
-import { describeObjectives, OBJECTIVE_NAMES } from './objectives/registry.js';
+import { describeObjectives, OBJECTIVE_NAMES, objectiveStages, optionsFromFlags, resolveObjectiveOptions } from './objectives/registry.js';
 import { writeRunReport } from './run-report.js';
 import { DEFAULT_RUN_CONFIG, DEFAULT_STAGE, validateRunConfig, type RunConfig, type StageConfig } from './run-config.js';
 import { SCHEDULE_NAMES } from './schedule.js';
@@ -23,7 +26,7 @@ Trains a backbone with an objective and writes checkpoints to the run folder;
 \`protoserve export --run <dir>\` turns the run into a model artifact.
 
 Data and model:
-  --dataset NAME         ${DATASET_NAMES.join(' | ')} (default ${DEFAULT_RUN_CONFIG.dataset})
+  --dataset NAME         ${TRAIN_DATASET_NAMES.join(' | ')} (default ${DEFAULT_RUN_CONFIG.dataset})
   --net NAME             backbone (default ${DEFAULT_RUN_CONFIG.net}):
 ${describeBackbones()
   .filter((b) => b.name.startsWith('resnet'))
@@ -32,12 +35,13 @@ ${describeBackbones()
   --width N              backbone base width (default ${DEFAULT_RUN_CONFIG.width})
   --objective NAME       the training objective (default ${DEFAULT_RUN_CONFIG.objective}):
 ${describeObjectives()
-  .map((o) => `                           ${o.name.padEnd(12)} ${o.summary}`)
+  .map((o) => `                           ${o.name.padEnd(18)} ${o.summary}`)
   .join('\n')}
   --train-limit N        use only the first N training images
   --test-limit N         evaluate on only the first N test images
 
-Optimization (the first stage of the objective):
+Optimization (the first stage of the objective; bce3s's defaults are its reference's:
+sgd, lr 0.01, momentum 0.9, weight decay 5e-3, cosine):
   --epochs N             (default ${DEFAULT_STAGE.epochs})
   --batch-size N         (default ${DEFAULT_RUN_CONFIG.batchSize})
   --optimizer NAME       adam | sgd (default ${DEFAULT_STAGE.optimizer})
@@ -54,18 +58,22 @@ Optimization (the first stage of the objective):
 Run control:
   --out DIR              run folder (default runs/<dataset>-<net>)
   --resume               continue from the run folder's checkpoint; the run keeps its configuration
-                         (only --epochs and --max-steps may change)
+                         (only --epochs, --stage2-epochs and --max-steps may change)
   --max-steps N          stop after N steps in this invocation (a checkpoint is written)
   --checkpoint-every N   steps between checkpoints, 0 = per epoch (default ${DEFAULT_RUN_CONFIG.checkpointEvery})
   --backend NAME         force a training backend: ${TRAINING_BACKEND_NAMES.join(' | ')}
                          (default: the best that loads, in that order)
-  -h, --help`;
+  -h, --help
+
+${LONG_TAIL_HELP}`;
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     strict: true,
+    allowNegative: true,
     options: {
+      ...LONG_TAIL_OPTIONS,
       dataset: { type: 'string' },
       net: { type: 'string' },
       width: { type: 'string' },
@@ -125,16 +133,17 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (given.objective !== undefined && !OBJECTIVE_NAMES.includes(given.objective)) {
     throw new Error(`Unsupported objective: "${given.objective}". Should be one of: ${OBJECTIVE_NAMES.join(', ')}`);
   }
+  const lt = longTailFlags(values);
   const runDir = values.out ?? join('runs', `${given.dataset ?? DEFAULT_RUN_CONFIG.dataset}-${given.net ?? DEFAULT_RUN_CONFIG.net}`);
   const checkpointPath = join(runDir, 'checkpoint.ckpt');
   if (!values.resume && existsSync(checkpointPath)) {
     throw new Error(`${checkpointPath} exists: continue that run with --resume --out ${runDir}, or train into another --out folder`);
   }
   const stored = values.resume && existsSync(checkpointPath) ? readCheckpoint<RunState>(checkpointPath).state : undefined;
-  const config = validateRunConfig(stored ? resumedConfig(stored, given, stageGiven) : freshConfig(given, stageGiven));
+  const config = validateRunConfig(stored ? resumedConfig(stored, given, stageGiven, lt) : freshConfig(given, stageGiven, lt));
 
   const backend = await resolveTrainingBackend({ backend: values.backend });
-  const dataset = loadDataset(config.dataset);
+  const dataset = await loadRunDataset(config);
   mkdirSync(runDir, { recursive: true });
   const first = config.stages[0];
   console.error(
@@ -145,15 +154,20 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const { backbone, objective } = buildRunModels(config, dataset);
   const test = config.testLimit ? takeSplit(dataset.test, config.testLimit, pixelsPerImage(dataset)) : dataset.test;
   const counts = classCounts(config, dataset);
+  console.error(`training images per class: ${counts.join(', ')}`);
   let evaluation: LongTailEvaluation | undefined;
-  const evaluate = () => {
-    evaluation = evaluateLongTail(backbone, objective, dataset, test, counts);
+  const evaluate = (position: StepPosition) => {
+    const stageEpochs = config.stages.find((s) => s.name === position.stage)!.epochs;
+    if (position.epoch % (config.evalEvery ?? 1) !== 0 && position.epoch !== stageEpochs) return {};
+    evaluation = evaluateLongTail(backbone, objective, dataset, test, counts, { flip: config.evalFlip, groups: config.groupThresholds });
     return evaluation.metrics;
   };
   const trainSplit = config.trainLimit ? takeSplit(dataset.train, config.trainLimit, pixelsPerImage(dataset)) : dataset.train;
+  const augment = config.augment && (config.augment.padding > 0 || config.augment.flip) ? config.augment : undefined;
   const { state, complete } = await train({
     config,
-    data: new InMemorySource(dataset, trainSplit),
+    data: new InMemorySource(dataset, trainSplit, augment),
+    partnerSampler: config.partnerPower ? new ClassRebalancedSampler(trainSplit.labels, dataset.classNames.length, config.partnerPower) : undefined,
     net: backbone,
     objective,
     backend: backend.name,
@@ -185,9 +199,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   });
   console.error(`report: ${reports.join(', ')}`);
   const testAccuracy = last?.metrics.test_accuracy;
+  const pct = (k: string) => (last?.metrics[k] !== undefined ? `${(100 * last.metrics[k]).toFixed(2)}%` : '-');
   console.error(
     complete
       ? `done: ${state.history.length} epochs, test accuracy ${testAccuracy !== undefined ? (100 * testAccuracy).toFixed(2) : '?'}% ` +
+          `(class-averaged ${pct('class_averaged_accuracy')}; many ${pct('many_accuracy')}, medium ${pct('medium_accuracy')}, few ${pct('few_accuracy')}) ` +
           `(${test.count} test images${config.testLimit ? `, limited to ${config.testLimit}` : ''}); ` +
           `next: protoserve export --run ${runDir}`
       : `paused at ${config.stages.length > 1 ? `stage ${config.stages[state.stage].name}, ` : ''}epoch ${state.epoch + 1}, step ${state.stepInEpoch}; ` +
@@ -203,9 +219,27 @@ function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** A new run: the defaults, the flags given, and one stage configuration per stage of the objective. */
-function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>): RunConfig {
-  return { ...DEFAULT_RUN_CONFIG, ...defined(given), stages: [{ ...DEFAULT_STAGE, ...defined(stageGiven) }] };
+/**
+ * A new run: the defaults, the flags given, and one stage configuration per stage of the
+ * objective (the run's defaults, then the objective reference's, then the flags: the first
+ * stage's flags, and --stage2-* for the second).
+ */
+function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>, lt: LongTailFlags): RunConfig {
+  const base = { ...DEFAULT_RUN_CONFIG, ...defined(given), ...lt.given };
+  const specs = objectiveStages(base.objective);
+  if (specs.length < 2 && Object.keys(lt.stage2).length > 0) {
+    throw new Error(`--stage2-*: ${base.objective} has one stage (${specs[0].name}); the flags apply to two-stage objectives such as bce3s`);
+  }
+  const stages = specs.map((s, i) => ({ ...DEFAULT_STAGE, ...s.defaults, name: s.name, ...defined(i === 0 ? stageGiven : i === 1 ? lt.stage2 : {}) }));
+  const augment = { ...defaultAugmentation(base.dataset, base.imageSize), ...lt.given.augment };
+  return {
+    ...base,
+    ...(base.dataset === 'folder' && { channels: base.channels ?? 3 }),
+    augment,
+    evalFlip: lt.given.evalFlip ?? augment.flip,
+    objectiveOptions: resolveObjectiveOptions(base.objective, optionsFromFlags(base.objective, lt.objectiveFlags)),
+    stages,
+  };
 }
 
 /**
@@ -214,23 +248,50 @@ function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>
  * stage's epochs (while it runs) and --max-steps may change. A flag that contradicts the stored
  * value is an error, not ignored.
  */
-function resumedConfig(state: RunState, given: Partial<RunConfig>, stageGiven: Partial<StageConfig>): RunConfig {
+function resumedConfig(state: RunState, given: Partial<RunConfig>, stageGiven: Partial<StageConfig>, lt: LongTailFlags): RunConfig {
   const stored = state.config;
   const differs = (key: string, value: unknown, was: unknown) =>
     new Error(
-      `--resume: ${key} ${String(value)} differs from the run's ${String(was)}; a resumed run keeps its ` +
-        `configuration (only --epochs and --max-steps may change). Leave the flag out, or train into a new --out folder.`,
+      `--resume: ${key} ${show(value)} differs from the run's ${show(was)}; a resumed run keeps its ` +
+        `configuration (only --epochs, --stage2-epochs and --max-steps may change). Leave the flag out, or train into a new --out folder.`,
     );
-  for (const [key, value] of Object.entries(defined(given)) as Array<[keyof RunConfig, unknown]>) {
-    if (key !== 'maxSteps' && stored[key] !== value) throw differs(key, value, stored[key]);
-  }
-  for (const [key, value] of Object.entries(defined(stageGiven)) as Array<[keyof StageConfig, unknown]>) {
-    if (key !== 'epochs' && stored.stages[0][key] !== value) throw differs(key, value, stored.stages[0][key]);
-  }
-  const epochs = stageGiven.epochs;
-  if (epochs !== undefined && epochs !== stored.stages[0].epochs && state.stage > 0) {
-    throw new Error(`--resume: --epochs changes the first stage, which this run has finished; leave the flag out`);
-  }
-  const stages = stored.stages.map((s, i) => (i === 0 && epochs !== undefined ? { ...s, epochs } : s));
+  const objectiveOptions = optionsFromFlags(stored.objective, lt.objectiveFlags);
+  const contradiction = findContradiction({ ...defined(given), ...lt.given, objectiveOptions, maxSteps: undefined }, stored);
+  if (contradiction) throw differs(...contradiction);
+  const stagesGiven = [stageGiven, lt.stage2];
+  if (stored.stages.length < 2 && Object.keys(lt.stage2).length > 0) throw new Error(`--stage2-*: this run's objective ${stored.objective} has one stage`);
+  const stages = stored.stages.map((s, i) => {
+    const flags = defined(stagesGiven[i] ?? {});
+    for (const [key, value] of Object.entries(flags) as Array<[keyof StageConfig, unknown]>) {
+      if (key !== 'epochs' && s[key] !== value) throw differs(`${i === 0 ? '' : 'stage2-'}${key}`, value, s[key]);
+    }
+    if (flags.epochs === undefined || flags.epochs === s.epochs) return s;
+    if (state.stage > i) throw new Error(`--resume: --${i === 0 ? '' : 'stage2-'}epochs changes stage ${s.name}, which this run has finished; leave the flag out`);
+    return { ...s, epochs: flags.epochs };
+  });
   return { ...stored, stages, maxSteps: given.maxSteps };
+}
+
+/** The first setting of `given` (nested objects compared key by key) that differs from `stored`, as [path, given, stored]. */
+function findContradiction(given: object, stored: object, prefix = ''): [string, unknown, unknown] | undefined {
+  for (const [key, value] of Object.entries(given)) {
+    if (value === undefined) continue;
+    const was = (stored as Record<string, unknown>)[key];
+    const path = prefix + key;
+    if (isPlainObject(value)) {
+      const found = findContradiction(value, isPlainObject(was) ? was : {}, `${path}.`);
+      if (found) return found;
+    } else if (JSON.stringify(value) !== JSON.stringify(was)) {
+      return [path, value, was];
+    }
+  }
+  return undefined;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function show(v: unknown): string {
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
 }
