@@ -28,7 +28,7 @@
 //   batch 64) for every objective; BCE3S's stage 2 runs with the reference's defaults (10 epochs,
 //   lr 1e-4, beta 0.99999, MaxNorm 0.1). Evaluation: flip-averaged logits, every epochs/2 epochs.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -135,14 +135,14 @@ async function runOne(plan: Plan): Promise<void> {
   const resume = existsSync(checkpoint) ? ['--resume'] : [];
   const started = performance.now();
   const log = join(plan.dir, 'train.log');
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'train', ...plan.args, ...resume], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const chunks: Buffer[] = [];
-  child.stderr.on('data', (c: Buffer) => chunks.push(c));
+  // The run's progress lines go to its train.log as they come (tail -f it).
+  const logFd = openSync(log, resume.length ? 'a' : 'w');
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'train', ...plan.args, ...resume], { stdio: ['ignore', 'ignore', logFd] });
   let cpu: number | undefined;
   const poll = setInterval(() => (cpu = cpuSeconds(child.pid!) ?? cpu), 2000);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearInterval(poll);
-  writeFileSync(log, Buffer.concat(chunks), { flag: resume.length ? 'a' : 'w' });
+  closeSync(logFd);
   if (code !== 0) throw new Error(`${plan.objective} ${plan.order} seed ${plan.seed} failed (exit ${code}); see ${log}`);
   const timingFile = join(plan.dir, 'bench-timing.json');
   const before: Timing = existsSync(timingFile) ? readJson<Timing>(timingFile) : { wallSeconds: 0, cpuSeconds: 0 };
