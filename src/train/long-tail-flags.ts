@@ -110,12 +110,13 @@ export function longTailFlags(values: Values): LongTailFlags {
   if (str('channels') !== undefined) given.channels = num('channels') as 1 | 3;
   const imbalance = num('imbalance');
   if (imbalance !== undefined) {
+    // Only what was given: a resumed run compares these with its own; a new one fills in exp / index.
     given.longTail = {
       imbalance,
-      profile: (str('profile') ?? 'exp') as 'exp' | 'step',
-      order: (str('class-order') ?? 'index') as 'index' | 'reversed',
+      ...(str('profile') !== undefined && { profile: str('profile') }),
+      ...(str('class-order') !== undefined && { order: str('class-order') }),
       ...(str('max-per-class') !== undefined && { maxPerClass: num('max-per-class') }),
-    };
+    } as RunConfig['longTail'];
   } else if (['profile', 'class-order', 'max-per-class'].some((f) => str(f) !== undefined)) {
     throw new Error('--profile, --class-order and --max-per-class shape a long-tailed subset: give --imbalance N too');
   }

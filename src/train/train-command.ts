@@ -235,6 +235,7 @@ function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>
   return {
     ...base,
     ...(base.dataset === 'folder' && { channels: base.channels ?? 3 }),
+    ...(base.longTail && { longTail: { profile: 'exp', order: 'index', ...(base.longTail as Partial<NonNullable<RunConfig['longTail']>>), imbalance: base.longTail.imbalance } }),
     augment,
     evalFlip: lt.given.evalFlip ?? augment.flip,
     objectiveOptions: resolveObjectiveOptions(base.objective, optionsFromFlags(base.objective, lt.objectiveFlags)),
