@@ -58,7 +58,9 @@ sgd, lr 0.01, momentum 0.9, weight decay 5e-3, cosine):
 Run control:
   --out DIR              run folder (default runs/<dataset>-<net>)
   --resume               continue from the run folder's checkpoint; the run keeps its configuration
-                         (only --epochs, --stage2-epochs and --max-steps may change)
+                         (only --epochs, --stage2-epochs and --max-steps may change, and the
+                         settings of a stage that has not begun; each stage's end of a two-stage
+                         run stays as <run>/checkpoint.<stage>.ckpt)
   --max-steps N          stop after N steps in this invocation (a checkpoint is written)
   --checkpoint-every N   steps between checkpoints, 0 = per epoch (default ${DEFAULT_RUN_CONFIG.checkpointEvery})
   --backend NAME         force a training backend: ${TRAINING_BACKEND_NAMES.join(' | ')}
@@ -263,6 +265,9 @@ function resumedConfig(state: RunState, given: Partial<RunConfig>, stageGiven: P
   if (stored.stages.length < 2 && Object.keys(lt.stage2).length > 0) throw new Error(`--stage2-*: this run's objective ${stored.objective} has one stage`);
   const stages = stored.stages.map((s, i) => {
     const flags = defined(stagesGiven[i] ?? {});
+    // A stage that has not begun may still change all its settings (e.g. stage 2 again from a stage-1 checkpoint).
+    const begun = state.stage > i || (state.stage === i && (state.epoch > 0 || state.stepInEpoch > 0));
+    if (!begun) return { ...s, ...flags };
     for (const [key, value] of Object.entries(flags) as Array<[keyof StageConfig, unknown]>) {
       if (key !== 'epochs' && s[key] !== value) throw differs(`${i === 0 ? '' : 'stage2-'}${key}`, value, s[key]);
     }

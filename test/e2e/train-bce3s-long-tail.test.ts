@@ -6,7 +6,7 @@
 // the export: onnxruntime's probabilities equal softmax(hat(W) f + b) of the trainer's features,
 // with no training-only tensor (projector, memory) in the graph.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -82,6 +82,7 @@ describe('protoserve train --objective bce3s on Fashion-MNIST-LT', () => {
     assert.ok(report.history[1].terms.ss > 0 && report.history[0].terms.ss === 0, 'the contrastive term starts in epoch 2');
     const md = readFileSync(join(straight, 'report.md'), 'utf8');
     assert.match(md, /\| 9 \| Ankle boot \| 24 \|/);
+    assert.match(md, /Long-tailed training subset: exp profile, imbalance 10, reversed class order \((\d+\/){9}24 images per class\); random crops after 2 pixels of padding and horizontal flips; evaluation on flip-averaged logits/);
   });
 
   it('resumes inside stage 1, at the boundary and inside stage 2 to exactly the uninterrupted run', () => {
@@ -117,6 +118,19 @@ describe('protoserve train --objective bce3s on Fashion-MNIST-LT', () => {
     assert.ok(Math.max(...rowNorms(snapshots.insideRebalance.objective['classifier.weight'].values, d)) > t * (1 + 1e-3));
     const end = rowNorms(ckpt(straight).objective['classifier.weight'].values, d);
     assert.ok(end.every((n) => n <= t * (1 + 1e-5)), `every row capped at ${t}: ${end.map((n) => n.toFixed(4)).join(', ')}`);
+  });
+
+  it('keeps the stage-1 checkpoint, from which stage 2 runs again with other settings', async () => {
+    const again = join(dir, 'again');
+    mkdirSync(again);
+    copyFileSync(join(straight, 'checkpoint.joint.ckpt'), join(again, 'checkpoint.ckpt'));
+    const joint = ckpt(again);
+    assert.deepEqual([joint.state.stage, joint.state.epoch, joint.state.stepInEpoch], [1, 0, 0]);
+    for (const name of Object.keys(joint.weights)) assert.deepEqual(joint.weights[name].values, snapshots.boundary.weights[name].values, name);
+    assert.equal(await trainQuietly(['--resume', '--out', again, '--stage2-lr', '0.05', '--stage2-epochs', '1']), 0);
+    const done = ckpt(again).state;
+    assert.equal(done.config.stages[1].learningRate, 0.05);
+    assert.deepEqual(done.history.map((h) => `${h.stage} ${h.epoch}`), ['joint 1', 'joint 2', 'rebalance 1']);
   });
 
   it('refuses flags that contradict the stored run on resume', async () => {
