@@ -138,19 +138,25 @@ async function runOne(plan: Plan): Promise<void> {
   // The run's progress lines go to its train.log as they come (tail -f it).
   const logFd = openSync(log, resume.length ? 'a' : 'w');
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'train', ...plan.args, ...resume], { stdio: ['ignore', 'ignore', logFd] });
+  // Wall and CPU time accumulate over the invocations of a resumed run; written as they go, so a
+  // bench stopped mid-run keeps what its runs spent.
+  const timingFile = join(plan.dir, 'bench-timing.json');
+  const before: Timing = existsSync(timingFile) ? readJson<Timing>(timingFile) : { wallSeconds: 0, cpuSeconds: 0 };
   let cpu: number | undefined;
-  const poll = setInterval(() => (cpu = cpuSeconds(child.pid!) ?? cpu), 2000);
+  const record = () => {
+    cpu = cpuSeconds(child.pid!) ?? cpu;
+    const timing: Timing = {
+      wallSeconds: before.wallSeconds + (performance.now() - started) / 1000,
+      cpuSeconds: cpu !== undefined && before.cpuSeconds !== undefined ? before.cpuSeconds + cpu : undefined,
+    };
+    writeFileSync(timingFile, JSON.stringify(timing));
+  };
+  const poll = setInterval(record, 5000);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   clearInterval(poll);
   closeSync(logFd);
   if (code !== 0) throw new Error(`${plan.objective} ${plan.order} seed ${plan.seed} failed (exit ${code}); see ${log}`);
-  const timingFile = join(plan.dir, 'bench-timing.json');
-  const before: Timing = existsSync(timingFile) ? readJson<Timing>(timingFile) : { wallSeconds: 0, cpuSeconds: 0 };
-  const timing: Timing = {
-    wallSeconds: before.wallSeconds + (performance.now() - started) / 1000,
-    cpuSeconds: cpu !== undefined && before.cpuSeconds !== undefined ? before.cpuSeconds + cpu : undefined,
-  };
-  writeFileSync(timingFile, JSON.stringify(timing));
+  record();
 }
 
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
