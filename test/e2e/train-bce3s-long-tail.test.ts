@@ -22,6 +22,7 @@ import { loadDataset } from '../../src/train/data/datasets.js';
 import { LONG_TAIL_OPTIONS } from '../../src/train/long-tail-flags.js';
 import type { RunState } from '../../src/train/loop.js';
 import { trainCommand } from '../../src/train/train-command.js';
+import { quietly } from '../helpers/quietly.js';
 
 const { onnx } = pkg;
 
@@ -33,15 +34,6 @@ const ARGS = [
 ];
 const STEPS_PER_EPOCH = 6;
 
-const quietly = async <T>(f: () => Promise<T>): Promise<T> => {
-  const write = process.stderr.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return await f();
-  } finally {
-    process.stderr.write = write;
-  }
-};
 const trainQuietly = (args: string[]) => quietly(() => trainCommand(args));
 const ckpt = (run: string) => readCheckpoint<RunState>(join(run, 'checkpoint.ckpt'));
 const rowNorms = (values: Float32Array, d: number) => Array.from({ length: values.length / d }, (_, r) => Math.hypot(...values.subarray(r * d, (r + 1) * d)));

@@ -13,19 +13,10 @@ import { loadDataset } from '../../src/train/data/datasets.js';
 import { loadRunDataset } from '../../src/train/data/run-dataset.js';
 import type { RunState } from '../../src/train/loop.js';
 import { trainCommand } from '../../src/train/train-command.js';
+import { quietly } from '../helpers/quietly.js';
 
 const CIFAR = new URL('./data/fixtures/cifar/', import.meta.url).pathname;
 const TINY = ['--net', 'resnet8', '--width', '2', '--batch-size', '4', '--epochs', '1', '--max-steps', '1'];
-
-async function quietly<T>(f: () => Promise<T>): Promise<T> {
-  const write = process.stderr.write;
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  try {
-    return await f();
-  } finally {
-    process.stderr.write = write;
-  }
-}
 
 describe('protoserve train on CIFAR files and image folders', () => {
   const dir = mkdtempSync(join(tmpdir(), 'train-data-'));
