@@ -13,6 +13,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'export a training run to an ONNX model artifact (parity-checked)',
     run: async (argv) => (await import('./export/export-command.js')).exportCommand(argv),
   },
+  'import-tfjs': {
+    summary: 'convert a TensorFlow.js graph model to an ONNX artifact (parity-checked)',
+    run: async (argv) => (await import('./export/import-tfjs-command.js')).importTfjsCommand(argv),
+  },
   serve: {
     summary: 'serve every model artifact over HTTP (what `npm start` runs)',
     run: async (argv) => (await import('./server/serve-command.js')).serveCommand(argv),

@@ -14,6 +14,8 @@ import { ArtifactError } from './artifact-error.js';
 import {
   MANIFEST_SCHEMA_VERSION,
   type ColorOrder,
+  type DetectorSpec,
+  type FaceSpec,
   type InputSpec,
   type Layout,
   type ManifestDraft,
@@ -36,6 +38,8 @@ export interface ExternalInputDeclaration extends Partial<Omit<InputSpec, 'mean'
 export interface DescribeExternalModelOptions {
   /** The .onnx file. */
   onnxPath: string;
+  /** The model's bytes when they are already in memory (onnxPath then only names the source). */
+  onnxBytes?: Uint8Array;
   task: Task;
   /** Model name (URL-safe: letters, digits, ".", "_", "-"). */
   name: string;
@@ -50,6 +54,10 @@ export interface DescribeExternalModelOptions {
   licence: string;
   /** Anything else worth recording (dataset, source URL, paper). */
   provenance?: Provenance;
+  /** Detectors: how the output decodes (required for task "detector"). */
+  detector?: DetectorSpec;
+  /** Face embedders: whole photos or aligned crops. */
+  face?: FaceSpec;
 }
 
 export interface GraphValue {
@@ -69,7 +77,7 @@ export interface ExternalModelDescription {
 
 export async function describeExternalModel(options: DescribeExternalModelOptions): Promise<ExternalModelDescription> {
   const path = resolve(options.onnxPath);
-  const bytes = await readModel(path);
+  const bytes = options.onnxBytes ?? (await readModel(path));
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], logSeverityLevel: 3 });
@@ -86,7 +94,7 @@ export async function describeExternalModel(options: DescribeExternalModelOption
 /** describeExternalModel, then writeArtifact into `dir` (the ONNX file is copied as model.onnx). */
 export async function importExternalModel(dir: string, options: DescribeExternalModelOptions): Promise<WrittenArtifact & { notes: string[] }> {
   const description = await describeExternalModel(options);
-  const written = await writeArtifact(dir, { manifest: description.manifest, onnxBytes: await readModel(resolve(options.onnxPath)) });
+  const written = await writeArtifact(dir, { manifest: description.manifest, onnxBytes: options.onnxBytes ?? (await readModel(resolve(options.onnxPath))) });
   return { ...written, notes: description.notes };
 }
 
@@ -207,6 +215,9 @@ async function describe(session: ort.InferenceSession, path: string, options: De
       normalized = Math.abs(norm - 1) < 1e-3;
       notes.push(`output.normalized ${normalized}: a test output has L2 norm ${norm.toFixed(4)}`);
     }
+  } else if (options.task === 'detector') {
+    kind ??= 'detections';
+    normalized ??= false;
   } else {
     const sum = row.reduce((s, v) => s + v, 0);
     const looksLikeProbabilities = row.every((v) => v >= 0 && v <= 1) && Math.abs(sum - 1) < 1e-3;
@@ -231,6 +242,8 @@ async function describe(session: ort.InferenceSession, path: string, options: De
     input,
     output: { tensor: outputName!, kind, dimension, normalized },
     ...(labels !== undefined ? { labels } : {}),
+    ...(options.detector !== undefined ? { detector: options.detector } : {}),
+    ...(options.face !== undefined ? { face: options.face } : {}),
     provenance: { ...options.provenance, imported: true, licence: options.licence, source: options.provenance?.source ?? basename(path) },
   };
   // Surface manifest problems (bad name, labels count, missing licence) now, naming the field.

@@ -8,11 +8,13 @@ export const MANIFEST_SCHEMA_VERSION = 1;
 export const MANIFEST_FILE = 'manifest.json';
 export const MODEL_FILE = 'model.onnx';
 
-export const TASKS = ['classifier', 'embedder'] as const;
+export const TASKS = ['classifier', 'embedder', 'detector'] as const;
 export const COLOR_ORDERS = ['rgb', 'bgr', 'gray'] as const;
 export const LAYOUTS = ['NCHW', 'NHWC'] as const;
 export const RESIZE_MODES = ['stretch', 'letterbox', 'center-crop'] as const;
-export const OUTPUT_KINDS = ['probabilities', 'logits', 'embedding'] as const;
+export const OUTPUT_KINDS = ['probabilities', 'logits', 'embedding', 'detections'] as const;
+export const DETECTOR_DECODERS = ['blazeface'] as const;
+export const FACE_INPUTS = ['aligned', 'photo'] as const;
 
 export type Task = (typeof TASKS)[number];
 /** 'gray' means one channel (ITU-R BT.601 luma); 'rgb'/'bgr' mean three, in that order. */
@@ -61,6 +63,36 @@ export interface OperatingPoint {
   source?: string;
 }
 
+/**
+ * Detectors: how the output decodes into objects (src/infer/face-detection). 'blazeface': SSD
+ * anchors on feature maps of the given strides (finest first, `perCell` anchors per cell, centred,
+ * unit size); per anchor, in output order: a score logit, the box (centre x, y, width, height) and
+ * one (x, y) per keypoint, all offsets in input pixels from the anchor centre.
+ */
+export interface DetectorSpec {
+  decoder: (typeof DETECTOR_DECODERS)[number];
+  anchors: { stride: number; perCell: number }[];
+  /** Keypoint names in output order, e.g. "right_eye" (the subject's right eye). */
+  keypoints: string[];
+  /** Detections scoring below this probability are dropped. */
+  scoreThreshold: number;
+  /** Detections overlapping a better one by more than this IoU are merged into it. */
+  iouThreshold: number;
+}
+
+/** Face embedders: what an image sent to /embed or /verify is, and how faces are cropped. */
+export interface FaceSpec {
+  /** 'aligned': an aligned crop, fed as is; 'photo': any photo: faces are detected and aligned first. */
+  input: (typeof FACE_INPUTS)[number];
+  /** The detector model that finds faces (default: the only detector served). */
+  detector?: string;
+  /**
+   * The alignment template: the ArcFace 112x112 points scaled about the crop centre by this
+   * factor (1: ArcFace's crop; below 1: more of the head in the crop).
+   */
+  templateScale?: number;
+}
+
 export interface Provenance {
   dataset?: string;
   objective?: string;
@@ -93,6 +125,10 @@ export interface Manifest {
   labels?: string[];
   /** Embedders: operating points, sorted by FAR (strictly increasing). */
   operatingPoints?: OperatingPoint[];
+  /** Detectors: how to decode the output. */
+  detector?: DetectorSpec;
+  /** Face embedders: whole photos or aligned crops. */
+  face?: FaceSpec;
   provenance: Provenance;
 }
 

@@ -5,6 +5,8 @@
 import { ManifestError, type ManifestIssue } from './artifact-error.js';
 import {
   COLOR_ORDERS,
+  DETECTOR_DECODERS,
+  FACE_INPUTS,
   LAYOUTS,
   MANIFEST_SCHEMA_VERSION,
   OUTPUT_KINDS,
@@ -18,7 +20,9 @@ export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** Larger inputs than this are almost certainly a typo (and would exhaust memory per request). */
 export const MAX_INPUT_SIDE = 8192;
 
-const TOP_KEYS = ['schema', 'name', 'version', 'task', 'file', 'sha256', 'input', 'output', 'labels', 'operatingPoints', 'provenance'];
+const TOP_KEYS = ['schema', 'name', 'version', 'task', 'file', 'sha256', 'input', 'output', 'labels', 'operatingPoints', 'detector', 'face', 'provenance'];
+const DETECTOR_KEYS = ['decoder', 'anchors', 'keypoints', 'scoreThreshold', 'iouThreshold'];
+const FACE_KEYS = ['input', 'detector', 'templateScale'];
 const INPUT_KEYS = ['tensor', 'layout', 'height', 'width', 'channels', 'color', 'scale', 'mean', 'std', 'resize'];
 const OUTPUT_KEYS = ['tensor', 'kind', 'dimension', 'normalized'];
 const POINT_KEYS = ['far', 'threshold', 'source'];
@@ -66,14 +70,16 @@ export function manifestIssues(value: unknown): ManifestIssue[] {
 
   // input
   let channels: number | undefined;
+  let inputSize: [number, number] | undefined;
   if (!isObject(value.input)) c.fail('manifest.input', 'an object', value.input);
   else {
     const input = value.input;
     c.unknownKeys('manifest.input', input, INPUT_KEYS);
     c.string('manifest.input.tensor', input.tensor);
     c.oneOf('manifest.input.layout', input.layout, LAYOUTS);
-    c.positiveInt('manifest.input.height', input.height, MAX_INPUT_SIDE);
-    c.positiveInt('manifest.input.width', input.width, MAX_INPUT_SIDE);
+    if (c.positiveInt('manifest.input.height', input.height, MAX_INPUT_SIDE) && c.positiveInt('manifest.input.width', input.width, MAX_INPUT_SIDE)) {
+      inputSize = [input.height as number, input.width as number];
+    }
     const color = c.oneOf('manifest.input.color', input.color, COLOR_ORDERS);
     if (input.channels !== 1 && input.channels !== 3) c.fail('manifest.input.channels', '1 or 3', input.channels);
     else {
@@ -105,6 +111,9 @@ export function manifestIssues(value: unknown): ManifestIssue[] {
     if (kind && task === 'embedder' && kind !== 'embedding') {
       c.issue('manifest.output.kind', `expected "embedding" for an embedder, got ${show(kind)}`);
     }
+    if (kind && (task === 'detector') !== (kind === 'detections')) {
+      c.issue('manifest.output.kind', task === 'detector' ? `expected "detections" for a detector, got ${show(kind)}` : `"detections" is the output of a detector, not of ${task === undefined ? 'this task' : `a ${task}`}`);
+    }
     if (c.positiveInt('manifest.output.dimension', output.dimension, Number.MAX_SAFE_INTEGER)) {
       dimension = output.dimension as number;
     }
@@ -133,7 +142,16 @@ export function manifestIssues(value: unknown): ManifestIssue[] {
   } else if (task === 'embedder') {
     if (value.labels !== undefined) c.issue('manifest.labels', 'only classifiers have labels; remove it for an embedder');
     if (value.operatingPoints !== undefined) c.operatingPoints(value.operatingPoints);
+    if (value.face !== undefined) c.face(value.face);
+  } else if (task === 'detector') {
+    for (const key of ['labels', 'operatingPoints'] as const) {
+      if (value[key] !== undefined) c.issue(`manifest.${key}`, `a detector has no ${key}; remove it`);
+    }
+    if (value.detector === undefined) c.fail('manifest.detector', 'an object {decoder, anchors, keypoints, scoreThreshold, iouThreshold} for a detector', undefined);
+    else c.detector(value.detector, inputSize, dimension);
   }
+  if (task !== 'detector' && value.detector !== undefined) c.issue('manifest.detector', 'only detectors have a decoding; remove it');
+  if (task !== 'embedder' && value.face !== undefined) c.issue('manifest.face', 'only face embedders take whole photos; remove it');
 
   // provenance
   if (!isObject(value.provenance)) c.fail('manifest.provenance', 'an object (may be empty: {})', value.provenance);
@@ -219,6 +237,49 @@ class Checker {
         this.fail(`${field}[${i}]`, positive ? 'a positive number' : 'a finite number', v);
       }
     });
+  }
+
+  /** A detector's decoding; the output must hold every anchor's score, box and keypoints. */
+  detector(value: unknown, inputSize: [number, number] | undefined, dimension: number | undefined): void {
+    const field = 'manifest.detector';
+    if (!isObject(value)) return this.fail(field, 'an object {decoder, anchors, keypoints, scoreThreshold, iouThreshold}', value);
+    this.unknownKeys(field, value, DETECTOR_KEYS);
+    this.oneOf(`${field}.decoder`, value.decoder, DETECTOR_DECODERS);
+    let anchorCount: number | undefined = 0;
+    if (!Array.isArray(value.anchors) || value.anchors.length === 0) this.fail(`${field}.anchors`, 'a non-empty array of {stride, perCell}', value.anchors);
+    else {
+      value.anchors.forEach((layer, i) => {
+        const at = `${field}.anchors[${i}]`;
+        if (!isObject(layer)) return this.fail(at, 'an object {stride, perCell}', layer);
+        this.unknownKeys(at, layer, ['stride', 'perCell']);
+        const ok = this.positiveInt(`${at}.stride`, layer.stride, MAX_INPUT_SIDE) && this.positiveInt(`${at}.perCell`, layer.perCell, 1024);
+        if (ok && inputSize && anchorCount !== undefined) {
+          anchorCount += Math.ceil(inputSize[0] / (layer.stride as number)) * Math.ceil(inputSize[1] / (layer.stride as number)) * (layer.perCell as number);
+        } else anchorCount = undefined;
+      });
+    }
+    const keypoints = value.keypoints;
+    if (!Array.isArray(keypoints) || !keypoints.every((k) => typeof k === 'string' && k.length > 0)) this.fail(`${field}.keypoints`, 'an array of keypoint names', keypoints);
+    else if (anchorCount !== undefined && dimension !== undefined) {
+      const want = anchorCount * (5 + 2 * keypoints.length);
+      if (want !== dimension) {
+        this.issue('manifest.output.dimension', `expected ${want} for ${anchorCount} anchors x (score + 4 box + 2 x ${keypoints.length} keypoints), got ${dimension}`);
+      }
+    }
+    for (const key of ['scoreThreshold', 'iouThreshold'] as const) {
+      const v = value[key];
+      if (typeof v !== 'number' || !(v > 0 && v < 1)) this.fail(`${field}.${key}`, 'a number in (0, 1)', v);
+    }
+  }
+
+  face(value: unknown): void {
+    const field = 'manifest.face';
+    if (!isObject(value)) return this.fail(field, 'an object {input, detector?, templateScale?}', value);
+    this.unknownKeys(field, value, FACE_KEYS);
+    this.oneOf(`${field}.input`, value.input, FACE_INPUTS);
+    if (value.detector !== undefined && (typeof value.detector !== 'string' || !MODEL_NAME_PATTERN.test(value.detector))) this.fail(`${field}.detector`, 'a model name', value.detector);
+    const s = value.templateScale;
+    if (s !== undefined && (typeof s !== 'number' || !(s > 0.25 && s <= 2))) this.fail(`${field}.templateScale`, 'a number in (0.25, 2]', s);
   }
 
   operatingPoints(value: unknown): void {

@@ -53,6 +53,8 @@ export function serializeManifest(manifest: Manifest): string {
   };
   if (manifest.labels !== undefined) ordered.labels = manifest.labels;
   if (manifest.operatingPoints !== undefined) ordered.operatingPoints = manifest.operatingPoints;
+  if (manifest.detector !== undefined) ordered.detector = manifest.detector;
+  if (manifest.face !== undefined) ordered.face = manifest.face;
   ordered.provenance = manifest.provenance;
   return `${JSON.stringify(ordered, null, 2)}\n`;
 }

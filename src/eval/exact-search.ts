@@ -4,7 +4,7 @@
 // Used by MegaFace until the gallery's index is available to the evaluator.
 import ort from 'onnxruntime-node';
 
-import { OnnxGraphBuilder } from '../export/onnx-builder.js';
+import { OnnxGraphBuilder } from '../onnx/onnx-builder.js';
 
 export class BlockScorer {
   private constructor(private readonly session: ort.InferenceSession) {}

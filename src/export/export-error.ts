@@ -10,7 +10,9 @@ export type ExportErrorCode =
   /** onnxruntime could not load or run the exported graph. */
   | 'EXPORT_RUNTIME_FAILED'
   /** The exported graph's outputs differ from the trainer's beyond tolerance; `report` says by how much. */
-  | 'EXPORT_PARITY_FAILED';
+  | 'EXPORT_PARITY_FAILED'
+  /** A model to import (TensorFlow.js model.json and its weight shards) cannot be read. */
+  | 'IMPORT_SOURCE_INVALID';
 
 export class ExportError extends ProtoserveError {
   declare readonly code: ExportErrorCode;

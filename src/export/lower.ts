@@ -10,7 +10,7 @@
 import type { NamedWeights, Net } from '../train/nets/net.js';
 import { GRAPH_INPUT, resolvePadding, valueShapes, type BatchNormNode, type GraphNode, type NetGraph, type ValueShape } from '../train/nets/net-graph.js';
 import { ExportError } from './export-error.js';
-import { DEFAULT_OPSET, OnnxGraphBuilder } from './onnx-builder.js';
+import { DEFAULT_OPSET, OnnxGraphBuilder } from '../onnx/onnx-builder.js';
 
 /** What the exported graph appends after the net's output. */
 export type OutputAppend = 'softmax' | 'l2norm';
@@ -314,7 +314,7 @@ export function bnAffine(node: BatchNormNode, weights: NamedWeights): { scale: F
 }
 
 /** [kh, kw, i, o] -> [o, i, kh, kw]. */
-function hwioToOihw(hwio: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
+export function hwioToOihw(hwio: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
   const out = new Float32Array(hwio.length);
   for (let y = 0; y < kh; y++) {
     for (let x = 0; x < kw; x++) {

@@ -54,21 +54,11 @@ export async function checkParity(net: Net, model: Uint8Array, opts: ParityOptio
   const reference = (await refTensor.data()) as Float32Array;
   refTensor.dispose();
 
-  const actual = await runOnnx(model, inputName, outputName, nhwcToNchw(nhwc, samples, h, w, c), [samples, c, h, w], opts.threads);
+  const [actual] = await runOnnx(model, { [inputName]: { data: nhwcToNchw(nhwc, samples, h, w, c), dims: [samples, c, h, w] } }, [outputName], opts.threads);
   if (actual.length !== reference.length) {
     throw new ExportError('EXPORT_RUNTIME_FAILED', `the exported graph returned ${actual.length} values for ${samples} samples; the net returns ${reference.length}`);
   }
-  let maxAbsDiff = 0;
-  let maxRef = 0;
-  let finite = true;
-  for (let i = 0; i < reference.length; i++) {
-    const d = Math.abs(actual[i] - reference[i]);
-    if (!Number.isFinite(d)) finite = false;
-    else if (d > maxAbsDiff) maxAbsDiff = d;
-    maxRef = Math.max(maxRef, Math.abs(reference[i]));
-  }
-  if (!finite) maxAbsDiff = NaN;
-  const relative = maxRef > 0 ? maxAbsDiff / maxRef : maxAbsDiff === 0 ? 0 : Infinity;
+  const { maxAbsDiff, relative } = compareOutputs(reference, actual);
   const report: ParityReport = { maxAbsDiff, relative, samples, tolerance, backend: tf.getBackend() };
   if (!(relative <= tolerance)) {
     throw new ExportError(
@@ -88,7 +78,32 @@ export function appendTf(y: tf.Tensor2D, append: OutputAppend | undefined, l2Eps
   return y;
 }
 
-async function runOnnx(model: Uint8Array, inputName: string, outputName: string, data: Float32Array, dims: number[], threads?: number): Promise<Float32Array> {
+/**
+ * max |actual - reference| and that relative to max |reference| (NaN when a difference is not
+ * finite; Infinity when the reference is all zeros and the actual output is not).
+ */
+export function compareOutputs(reference: ArrayLike<number>, actual: ArrayLike<number>): { maxAbsDiff: number; relative: number } {
+  let maxAbsDiff = 0;
+  let maxRef = 0;
+  let finite = true;
+  for (let i = 0; i < reference.length; i++) {
+    const d = Math.abs(actual[i] - reference[i]);
+    if (!Number.isFinite(d)) finite = false;
+    else if (d > maxAbsDiff) maxAbsDiff = d;
+    maxRef = Math.max(maxRef, Math.abs(reference[i]));
+  }
+  if (!finite) maxAbsDiff = NaN;
+  const relative = maxRef > 0 ? maxAbsDiff / maxRef : maxAbsDiff === 0 ? 0 : Infinity;
+  return { maxAbsDiff, relative };
+}
+
+/** Runs an ONNX model once in onnxruntime (CPU) and returns the named float32 outputs, in order. */
+export async function runOnnx(
+  model: Uint8Array,
+  feeds: Record<string, { data: Float32Array; dims: number[] }>,
+  outputNames: string[],
+  threads?: number,
+): Promise<Float32Array[]> {
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(model, {
@@ -100,10 +115,13 @@ async function runOnnx(model: Uint8Array, inputName: string, outputName: string,
     throw new ExportError('EXPORT_RUNTIME_FAILED', `onnxruntime cannot load the exported graph: ${(cause as Error).message}`, { cause });
   }
   try {
-    const result = await session.run({ [inputName]: new ort.Tensor('float32', data, dims) });
-    const out = result[outputName];
-    if (!out) throw new Error(`no output named "${outputName}"`);
-    return out.data as Float32Array;
+    const tensors = Object.fromEntries(Object.entries(feeds).map(([name, f]) => [name, new ort.Tensor('float32', f.data, f.dims)]));
+    const result = await session.run(tensors, outputNames);
+    return outputNames.map((name) => {
+      const out = result[name];
+      if (!out) throw new Error(`no output named "${name}"`);
+      return out.data as Float32Array;
+    });
   } catch (cause) {
     if (cause instanceof ExportError) throw cause;
     throw new ExportError('EXPORT_RUNTIME_FAILED', `onnxruntime cannot run the exported graph: ${(cause as Error).message}`, { cause });

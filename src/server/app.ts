@@ -7,6 +7,7 @@ import { METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND } from './error-codes.js';
 import { errorHandler } from './error-handler.js';
 import { ModelPool } from './model-pool.js';
 import { requestLog } from './request-log.js';
+import { DETECT_ROUTES, detectRoutes } from './routes/detect.js';
 import { HEALTH_ROUTES, healthRoutes } from './routes/health.js';
 import { MODEL_ROUTES, modelRoutes } from './routes/models.js';
 import { PREDICT_ROUTES, predictRoutes } from './routes/predict.js';
@@ -38,6 +39,7 @@ const ALLOWED: ReadonlyArray<[string, string]> = [
   [PREDICT_ROUTES.classify, 'POST'],
   [PREDICT_ROUTES.embed, 'POST'],
   [PREDICT_ROUTES.verify, 'POST'],
+  [DETECT_ROUTES.detect, 'POST'],
 ];
 
 export function createApp(options: AppOptions): Express {
@@ -53,6 +55,7 @@ export function createApp(options: AppOptions): Express {
   app.use(healthRoutes(pool));
   app.use(modelRoutes(pool));
   app.use(predictRoutes(pool, { maxBodyBytes, maxPixels: options.maxPixels }));
+  app.use(detectRoutes(pool, { maxBodyBytes, maxPixels: options.maxPixels }));
 
   for (const [path, allowed] of ALLOWED) {
     app.all(path, (req: Request, res) => {

@@ -64,6 +64,10 @@ export const UNSUPPORTED_MEDIA_TYPE = createError(
   415,
 );
 export const IMAGE_UNREADABLE = createError('IMAGE_UNREADABLE', '%s', 415);
+// 400, 422: faces in whole photos
+export const DETECTOR_UNAVAILABLE = createError('DETECTOR_UNAVAILABLE', 'Model "%s" takes whole photos through a face detector, but %s; send an aligned face crop with ?input=aligned', 400);
+export const NO_FACE_FOUND = createError('NO_FACE_FOUND', 'No face found in %s (detector "%s", score threshold %s)', 422);
+export const FACE_INDEX_OUT_OF_RANGE = createError('FACE_INDEX_OUT_OF_RANGE', '%s asks for face %s of %s, which has %s face(s) (indices 0..%s, largest first)', 422);
 // 5xx
 export const INTERNAL = createError('INTERNAL', 'Internal server error (see the server log)', 500);
 export const INFERENCE_FAILED = createError('INFERENCE_FAILED', 'Inference failed: %s', 500);

@@ -26,9 +26,14 @@ Endpoints:
   GET  /v1/models                   served models, with the execution provider of each
   GET  /v1/models/{name}            a model's manifest
   POST /v1/models/{name}/classify   image (multipart field "image", or raw image/* body) -> top-k labels; ?top_k=5
-  POST /v1/models/{name}/embed      image -> L2-normalized embedding (embedders)
+  POST /v1/models/{name}/embed      image -> L2-normalized embedding (embedders); a whole photo
+                                    (?input=photo, or the manifest's face.input) -> every face's
+                                    box, score, keypoints and embedding
   POST /v1/models/{name}/verify     image1 + image2 (multipart) -> cosine similarity and the decision
-                                    at the model's operating points; ?far=1e-4 (embedders)`;
+                                    at the model's operating points; ?far=1e-4 (embedders); photos:
+                                    the largest face of each, or ?face1= / ?face2=
+  POST /v1/models/{name}/detect     photo -> every face's box, score and keypoints in the photo's
+                                    pixels; ?score_threshold= ?max_faces= (detectors)`;
 
 export interface ServeCommandHooks {
   /** Closes the server when aborted (tests; programmatic use). */

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { describeExternalModel, importExternalModel } from '../../src/artifact/describe-external-model.js';
 import { readArtifact } from '../../src/artifact/read-artifact.js';
-import { OnnxGraphBuilder } from '../../src/export/onnx-builder.js';
+import { OnnxGraphBuilder } from '../../src/onnx/onnx-builder.js';
 import { ModelSession } from '../../src/infer/model-session.js';
 import { colorEmbedder, colorEmbedding, meanIntensityClassifier, tempDir } from '../infer/tiny-models.js';
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -56,7 +57,7 @@ describe('validateManifest', () => {
     ['missing name', (m) => delete m.name, 'manifest.name', /missing/],
     ['name with a slash', (m) => (m.name = 'a/b'), 'manifest.name'],
     ['empty version', (m) => (m.version = ''), 'manifest.version'],
-    ['unknown task', (m) => (m.task = 'detector'), 'manifest.task', /"classifier", "embedder"/],
+    ['unknown task', (m) => (m.task = 'segmenter'), 'manifest.task', /"classifier", "embedder"/],
     ['file escaping the folder', (m) => (m.file = '../x.onnx'), 'manifest.file'],
     ['absolute file', (m) => (m.file = '/etc/passwd'), 'manifest.file'],
     ['bad sha256', (m) => (m.sha256 = 'XYZ'), 'manifest.sha256'],
@@ -271,5 +272,39 @@ describe('listArtifacts', () => {
 
   test('a missing models folder is an error of its own', async () => {
     await assert.rejects(listArtifacts(join(dir, 'nope')), { code: 'MODELS_DIR_NOT_FOUND' });
+  });
+});
+
+describe('validateManifest: detectors and face embedders', () => {
+  const goodDetector = (): Manifest => structuredClone(JSON.parse(readFileSync('models/blazeface/manifest.json', 'utf8')) as Manifest);
+
+  test('accepts the bundled detector and face embedder', () => {
+    assert.deepEqual(manifestIssues(goodDetector()), []);
+    assert.deepEqual(manifestIssues(JSON.parse(readFileSync('models/mobileface/manifest.json', 'utf8'))), []);
+  });
+
+  const cases: [string, (m: Manifest) => void, string, RegExp?][] = [
+    // 896 anchors x (1 + 4 + 2 x 6) = 15232; one keypoint fewer makes it 13440.
+    ['an output that does not hold every anchor', (m) => m.detector!.keypoints.pop(), 'manifest.output.dimension', /expected 13440 for 896 anchors x \(score \+ 4 box \+ 2 x 5 keypoints\), got 15232/],
+    ['a detector without its decoding', (m) => delete m.detector, 'manifest.detector', /missing/],
+    ['an unknown decoder', (m) => ((m.detector as { decoder: string }).decoder = 'yolo'), 'manifest.detector.decoder', /"blazeface"/],
+    ['a score threshold of 1', (m) => (m.detector!.scoreThreshold = 1), 'manifest.detector.scoreThreshold', /\(0, 1\)/],
+    ['a zero stride', (m) => (m.detector!.anchors[0].stride = 0), 'manifest.detector.anchors[0].stride'],
+    ['a detector with embedding output', (m) => (m.output.kind = 'embedding'), 'manifest.output.kind', /"detections" for a detector/],
+  ];
+  for (const [what, mutate, field, text] of cases) {
+    test(`refuses ${what}, naming ${field}`, () => {
+      const m = goodDetector();
+      mutate(m);
+      assertInvalid(m, field, text);
+    });
+  }
+
+  test('face input belongs to embedders, and says photo or aligned', () => {
+    assertInvalid({ ...goodClassifier(), face: { input: 'photo' } }, 'manifest.face', /only face embedders/);
+    assertInvalid({ ...goodEmbedder(), face: { input: 'selfie' } }, 'manifest.face.input', /"aligned", "photo"/);
+    assertInvalid({ ...goodEmbedder(), face: { input: 'photo', templateScale: 5 } }, 'manifest.face.templateScale');
+    assertInvalid({ ...goodEmbedder(), detector: goodDetector().detector }, 'manifest.detector', /only detectors/);
+    assert.deepEqual(manifestIssues({ ...goodEmbedder(), face: { input: 'photo', detector: 'blazeface', templateScale: 1 } }), []);
   });
 });

@@ -32,6 +32,6 @@ describe('protoserve models', () => {
 
   test('import refuses missing required flags', async () => {
     await assert.rejects(modelsCommand(['import', join(dir, 'face.onnx'), '--task', 'embedder', '--licence', 'MIT']), { code: 'INVALID_ARGUMENT', message: /--name is required/ });
-    await assert.rejects(modelsCommand(['import', join(dir, 'face.onnx'), '--name', 'x', '--task', 'detector', '--licence', 'MIT']), { code: 'INVALID_ARGUMENT', message: /--task/ });
+    await assert.rejects(modelsCommand(['import', join(dir, 'face.onnx'), '--name', 'x', '--task', 'segmenter', '--licence', 'MIT']), { code: 'INVALID_ARGUMENT', message: /--task/ });
   });
 });

@@ -16,7 +16,7 @@ import { writeArtifact } from '../../src/artifact/write-artifact.js';
 import { preprocessingKey } from '../../src/eval/embed-images.js';
 import { evalCommand } from '../../src/eval/eval-command.js';
 import { readFeature } from '../../src/eval/feature-file.js';
-import { OnnxGraphBuilder } from '../../src/export/onnx-builder.js';
+import { OnnxGraphBuilder } from '../../src/onnx/onnx-builder.js';
 import { colorEmbedder, tempDir } from '../infer/tiny-models.js';
 
 const root = new URL('../..', import.meta.url).pathname;

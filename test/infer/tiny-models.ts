@@ -8,7 +8,7 @@ import sharp from 'sharp';
 
 import type { ManifestDraft } from '../../src/artifact/manifest.js';
 import { writeArtifact } from '../../src/artifact/write-artifact.js';
-import { OnnxGraphBuilder, type Dim } from '../../src/export/onnx-builder.js';
+import { OnnxGraphBuilder, type Dim } from '../../src/onnx/onnx-builder.js';
 
 export const MEAN_LABELS = ['dark', 'mid', 'bright'];
 /** logits = A * m + B, m = mean pixel intensity in [0, 1]. */

@@ -1,5 +1,6 @@
 // The HTTP API end to end on tiny real ONNX models in a temp models folder.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
@@ -7,6 +8,7 @@ import sharp from 'sharp';
 import request from 'supertest';
 
 import { listArtifacts } from '../../src/artifact/registry.js';
+import { readArtifact } from '../../src/artifact/read-artifact.js';
 import { InferError } from '../../src/infer/infer-error.js';
 import { ModelSession } from '../../src/infer/model-session.js';
 import { createApp } from '../../src/server/app.js';
@@ -338,6 +340,79 @@ describe('HTTP API', () => {
       expectError(res, 500, 'INTERNAL');
       assert.ok(!res.body.error.message.includes('secret'));
       assert.ok(errors.some((l) => l.includes('secret internals') && l.includes('TypeError')));
+    });
+  });
+
+  describe('faces in whole photos', () => {
+    let faceApp: ReturnType<typeof createApp>;
+    let facePool: ModelPool;
+    let sample: Buffer;
+    before(async () => {
+      const detector = await ModelSession.create(await readArtifact('models/blazeface'), { device: 'cpu' });
+      const tiny = colorEmbedder({ size: 16, name: 'photo-embedder' });
+      const embedder = await ModelSession.create(
+        { manifest: { ...tiny.manifest, face: { input: 'photo' }, file: 'model.onnx', sha256: '0'.repeat(64) }, modelPath: '-', bytes: tiny.bytes },
+        { device: 'cpu' },
+      );
+      facePool = new ModelPool([detector, embedder]);
+      await facePool.warmup();
+      faceApp = createApp({ models: facePool, quiet: true, logError: () => {} });
+      sample = await readFile('test/fixtures/faces/sample1.jpg');
+    });
+    after(() => facePool.release());
+
+    test('a photo for an embedder with no detector served is DETECTOR_UNAVAILABLE (400), before the upload', async () => {
+      const res = await request(server).post('/v1/models/color-embedder/embed?input=photo').set('Content-Type', 'image/png').send(png200);
+      expectError(res, 400, 'DETECTOR_UNAVAILABLE');
+      assert.match(res.body.error.message, /no detector is served.*\?input=aligned/);
+      const named = await request(faceApp).post('/v1/models/photo-embedder/embed?detector=nope').set('Content-Type', 'image/jpeg').send(sample);
+      expectError(named, 400, 'DETECTOR_UNAVAILABLE');
+      assert.match(named.body.error.message, /"nope" it names is not served \(detectors served: blazeface\)/);
+    });
+
+    test('a photo without a face is NO_FACE_FOUND (422) on /embed and /verify', async () => {
+      const blank = await solidPng(300, 200, 128);
+      const res = await request(faceApp).post('/v1/models/photo-embedder/embed').set('Content-Type', 'image/png').send(blank);
+      expectError(res, 422, 'NO_FACE_FOUND');
+      assert.match(res.body.error.message, /No face found in the image \(detector "blazeface", score threshold 0.5\)/);
+      const pair = await request(faceApp).post('/v1/models/photo-embedder/verify').attach('image1', sample, 'a.jpg').attach('image2', blank, 'b.png');
+      expectError(pair, 422, 'NO_FACE_FOUND');
+      assert.match(pair.body.error.message, /in image2/);
+    });
+
+    test('a face index beyond the faces found is FACE_INDEX_OUT_OF_RANGE (422); a malformed one INVALID_PARAMETER', async () => {
+      const res = await request(faceApp).post('/v1/models/photo-embedder/verify?face2=3').attach('image1', sample, 'a.jpg').attach('image2', sample, 'b.jpg');
+      expectError(res, 422, 'FACE_INDEX_OUT_OF_RANGE');
+      assert.match(res.body.error.message, /\?face2=3 asks for face 3 of image2, which has 3 face\(s\) \(indices 0..2/);
+      expectError(await request(faceApp).post('/v1/models/photo-embedder/verify?face1=-1').attach('image1', sample, 'a.jpg').attach('image2', sample, 'b.jpg'), 400, 'INVALID_PARAMETER');
+      const stray = await request(faceApp).post('/v1/models/photo-embedder/verify?input=aligned&face1=1').attach('image1', sample, 'a.jpg').attach('image2', sample, 'b.jpg');
+      expectError(stray, 400, 'INVALID_PARAMETER');
+      assert.match(stray.body.error.message, /face1.*aligned crops/);
+      expectError(await request(faceApp).post('/v1/models/photo-embedder/embed?input=crop').set('Content-Type', 'image/jpeg').send(sample), 400, 'INVALID_PARAMETER');
+      expectError(await request(faceApp).post('/v1/models/blazeface/detect?score_threshold=1.5').set('Content-Type', 'image/jpeg').send(sample), 400, 'INVALID_PARAMETER');
+      expectError(await request(faceApp).post('/v1/models/blazeface/detect?max_faces=0').set('Content-Type', 'image/jpeg').send(sample), 400, 'INVALID_PARAMETER');
+    });
+
+    test('detect on a non-detector and embed on a detector are WRONG_TASK, naming the right route', async () => {
+      const a = await request(faceApp).post('/v1/models/photo-embedder/detect').set('Content-Type', 'image/jpeg').send(sample);
+      expectError(a, 400, 'WRONG_TASK');
+      assert.match(a.body.error.message, /use POST \/v1\/models\/photo-embedder\/embed/);
+      const b = await request(faceApp).post('/v1/models/blazeface/embed').set('Content-Type', 'image/jpeg').send(sample);
+      expectError(b, 400, 'WRONG_TASK');
+      assert.match(b.body.error.message, /use POST \/v1\/models\/blazeface\/detect/);
+      const c = await request(faceApp).get('/v1/models/blazeface/detect');
+      expectError(c, 405, 'METHOD_NOT_ALLOWED');
+    });
+
+    test('the faces of a photo are embedded at the embedder\'s own input size', async () => {
+      const res = await request(faceApp).post('/v1/models/photo-embedder/embed').set('Content-Type', 'image/jpeg').send(sample);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual(res.body.detector, { name: 'blazeface', version: '3.0.4' });
+      assert.equal(res.body.faces.length, 3);
+      for (const f of res.body.faces) {
+        assert.equal(f.embedding.length, 3);
+        assert.ok(f.box.width > 0 && f.score > 0.5 && f.keypoints.length === 6);
+      }
     });
   });
 

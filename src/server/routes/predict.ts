@@ -1,15 +1,20 @@
 // POST /v1/models/{name}/classify (classifiers) and /embed (embedders): one image in,
 // top-k {label, score} or a unit-length vector out; /verify (embedders): two images in, their
 // cosine similarity and the same/different decision at the model's operating points.
+// A face embedder also takes whole photos (?input=photo, or its manifest's face.input): the
+// served detector finds and aligns the faces first; /embed answers every face, /verify compares
+// the largest face of each photo (or ?face1= / ?face2=).
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 
-import { DEFAULT_TOP_K } from '../../infer/model-session.js';
+import { DEFAULT_TOP_K, type ModelSession } from '../../infer/model-session.js';
+import { detectPhotoFaces, type PhotoFaces } from '../../infer/photo-faces.js';
 import { preprocessImage } from '../../infer/preprocess.js';
 import type { Task } from '../../artifact/manifest.js';
 import type { OperatingPoint } from '../../artifact/manifest.js';
 import { imageBody, imageOf, imagePairBody, imagePairOf } from '../content-type-parser.js';
-import { INVALID_PARAMETER, WRONG_TASK } from '../error-codes.js';
+import { INVALID_PARAMETER, NO_FACE_FOUND, WRONG_TASK } from '../error-codes.js';
 import type { ModelPool, ServedModel } from '../model-pool.js';
+import { detectorFor, faceIndexParam, faceInputParam, faceJson, pickFace } from './face-photos.js';
 import { findModel } from './models.js';
 
 export const PREDICT_ROUTES = {
@@ -48,10 +53,26 @@ export function predictRoutes(pool: ModelPool, options: PredictOptions = {}): Ro
     });
   });
 
-  router.post(PREDICT_ROUTES.embed, withModel(pool, 'embedder'), body, async (_req, res) => {
+  router.post(PREDICT_ROUTES.embed, withModel(pool, 'embedder'), withFaces(pool, options.maxPixels), body, async (_req, res) => {
     const started = performance.now();
     const model = modelOf(res);
     const { manifest } = model.session;
+    const faces = res.locals.faces as FacesOfPhotos | undefined;
+    if (faces) {
+      const photo = await faces.find(imageOf(res), 'the image');
+      const preprocessed = performance.now();
+      const vectors = await model.session.embedPixels(photo.faces.map((f) => f.aligned));
+      const inferred = performance.now();
+      res.json({
+        model: { name: manifest.name, version: manifest.version },
+        detector: faces.detector,
+        image: { width: photo.width, height: photo.height },
+        faces: photo.faces.map((f, i) => ({ ...faceJson(f), embedding: Array.from(vectors[i]) })),
+        dimension: manifest.output.dimension,
+        time_ms: times(started, preprocessed, inferred),
+      });
+      return;
+    }
     const tensor = await preprocessImage(imageOf(res), manifest.input, { maxPixels: options.maxPixels });
     const preprocessed = performance.now();
     const [vector] = await model.session.embed(tensor, 1);
@@ -64,18 +85,31 @@ export function predictRoutes(pool: ModelPool, options: PredictOptions = {}): Ro
     });
   });
 
-  router.post(PREDICT_ROUTES.verify, withModel(pool, 'embedder'), checkFar, imagePairBody({ maxBytes: options.maxBodyBytes }), async (_req, res) => {
+  router.post(PREDICT_ROUTES.verify, withModel(pool, 'embedder'), checkFar, withFaces(pool, options.maxPixels, ['face1', 'face2']), imagePairBody({ maxBytes: options.maxBodyBytes }), async (_req, res) => {
     const started = performance.now();
     const model = modelOf(res);
     const { manifest } = model.session;
     const points = manifest.operatingPoints ?? [];
     const chosen = res.locals.operatingPoint as OperatingPoint | undefined;
-    const [a, b] = await Promise.all(imagePairOf(res).map((img) => preprocessImage(img, manifest.input, { maxPixels: options.maxPixels })));
-    const batch = new Float32Array(a.length * 2);
-    batch.set(a, 0);
-    batch.set(b, a.length);
-    const preprocessed = performance.now();
-    const [u, v] = await model.session.embed(batch, 2);
+    const faces = res.locals.faces as FacesOfPhotos | undefined;
+    let u: Float32Array;
+    let v: Float32Array;
+    let preprocessed: number;
+    let compared: object[] | undefined;
+    if (faces) {
+      const photos = await Promise.all(imagePairOf(res).map((img, i) => faces.find(img, `image${i + 1}`)));
+      const picked = photos.map((photo, i) => pickFace(photo.faces, faces.indices[i], `face${i + 1}`, `image${i + 1}`));
+      preprocessed = performance.now();
+      [u, v] = await model.session.embedPixels(picked.map((f) => f.aligned));
+      compared = picked.map((f, i) => ({ image: `image${i + 1}`, index: faces.indices[i], faces: photos[i].faces.length, ...faceJson(f) }));
+    } else {
+      const [a, b] = await Promise.all(imagePairOf(res).map((img) => preprocessImage(img, manifest.input, { maxPixels: options.maxPixels })));
+      const batch = new Float32Array(a.length * 2);
+      batch.set(a, 0);
+      batch.set(b, a.length);
+      preprocessed = performance.now();
+      [u, v] = await model.session.embed(batch, 2);
+    }
     const inferred = performance.now();
     let similarity = 0;
     for (let i = 0; i < u.length; i++) similarity += u[i] * v[i];
@@ -84,6 +118,7 @@ export function predictRoutes(pool: ModelPool, options: PredictOptions = {}): Ro
     const decide = (p: OperatingPoint) => ({ far: p.far, threshold: p.threshold, same: similarity > p.threshold });
     res.json({
       model: { name: manifest.name, version: manifest.version },
+      ...(faces ? { detector: faces.detector, faces: compared } : {}),
       similarity,
       decision: chosen ? decide(chosen) : null,
       operating_points: points.map(decide),
@@ -92,6 +127,45 @@ export function predictRoutes(pool: ModelPool, options: PredictOptions = {}): Ro
     });
   });
   return router;
+}
+
+/** How whole photos become faces for one request (set by withFaces when the input is a photo). */
+interface FacesOfPhotos {
+  detector: { name: string; version: string };
+  /** /verify: the face index asked for in each photo. */
+  indices: number[];
+  /** Detects and aligns every face; NO_FACE_FOUND when there is none. */
+  find(bytes: Uint8Array, what: string): Promise<PhotoFaces>;
+}
+
+/**
+ * Before the body is read: when the embedder's input is a whole photo (?input=photo or its
+ * manifest), resolves the detector and the ?face1=/?face2= indices (`indexParams`), so that a
+ * wrong parameter answers at once.
+ */
+function withFaces(pool: ModelPool, maxPixels: number | undefined, indexParams: string[] = []): RequestHandler {
+  return (req, res, next) => {
+    const embedder: ModelSession = modelOf(res).session;
+    if (faceInputParam(req, embedder.manifest) !== 'photo') {
+      const stray = indexParams.find((p) => req.query[p] !== undefined);
+      if (stray) throw new INVALID_PARAMETER(stray, 'face indices pick faces in whole photos; this request sends aligned crops (add ?input=photo)');
+      return next();
+    }
+    const detector = detectorFor(pool, embedder, req);
+    const { input, face } = embedder.manifest;
+    if (input.width !== input.height) throw new WRONG_TASK(embedder.name, `an embedder of ${input.width}x${input.height} inputs`, 'aligned face crops are square: send crops with ?input=aligned');
+    const faces: FacesOfPhotos = {
+      detector: { name: detector.name, version: detector.session.manifest.version },
+      indices: indexParams.map((p) => faceIndexParam(req, p)),
+      find: async (bytes, what) => {
+        const photo = await detectPhotoFaces(bytes, detector, { size: input.width, templateScale: face?.templateScale, maxPixels });
+        if (photo.faces.length === 0) throw new NO_FACE_FOUND(what, detector.name, detector.spec.scoreThreshold);
+        return photo;
+      },
+    };
+    res.locals.faces = faces;
+    next();
+  };
 }
 
 /** Resolves ?far= before the (up to two images) body is read; see operatingPointParam. */
@@ -132,7 +206,7 @@ function withModel(pool: ModelPool, task: Task): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const model = findModel(pool, req);
     if (model.session.manifest.task !== task) {
-      const other = model.session.manifest.task === 'classifier' ? 'classify' : 'embed (or verify)';
+      const other = { classifier: 'classify', embedder: 'embed (or verify)', detector: 'detect' }[model.session.manifest.task];
       throw new WRONG_TASK(model.session.name, `${article(model.session.manifest.task)}, not ${article(task)}`, `use POST /v1/models/${model.session.name}/${other}`);
     }
     if (task === 'classifier') topKParam(req);
