@@ -246,13 +246,15 @@ function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>
 }
 
 /**
- * A resumed run keeps the configuration stored in its checkpoint (the net, the data, the
- * objective and the optimizer must be the ones the weights were trained with); only the first
- * stage's epochs (while it runs) and --max-steps may change. A flag that contradicts the stored
- * value is an error, not ignored.
+ * A resumed run keeps the configuration stored in its checkpoint (the net, the data and its long
+ * tail, the augmentation, the objective and its options, the optimizer must be the ones the
+ * weights were trained with); only the epochs of a stage not yet finished, --max-steps, and any
+ * setting of a stage that has not begun may change. A flag that contradicts the stored value is
+ * an error, not ignored.
  */
 function resumedConfig(state: RunState, given: Partial<RunConfig>, stageGiven: Partial<StageConfig>, lt: LongTailFlags): RunConfig {
-  const stored = state.config;
+  // Runs stored before augmentation and flip evaluation were settings had neither.
+  const stored: RunConfig = { augment: { padding: 0, flip: false }, evalFlip: false, ...state.config };
   const differs = (key: string, value: unknown, was: unknown) =>
     new Error(
       `--resume: ${key} ${show(value)} differs from the run's ${show(was)}; a resumed run keeps its ` +
