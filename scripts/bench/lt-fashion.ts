@@ -141,7 +141,8 @@ async function runOne(plan: Plan): Promise<void> {
   // Wall and CPU time accumulate over the invocations of a resumed run; written as they go, so a
   // bench stopped mid-run keeps what its runs spent.
   const timingFile = join(plan.dir, 'bench-timing.json');
-  const before: Timing = existsSync(timingFile) ? readJson<Timing>(timingFile) : { wallSeconds: 0, cpuSeconds: 0 };
+  // Time spent before the last checkpoint counts; a run started over (no checkpoint yet) starts at 0.
+  const before: Timing = resume.length && existsSync(timingFile) ? readJson<Timing>(timingFile) : { wallSeconds: 0, cpuSeconds: 0 };
   let cpu: number | undefined;
   const record = () => {
     cpu = cpuSeconds(child.pid!) ?? cpu;
