@@ -5,7 +5,11 @@
 //
 //   nice -n 10 npx tsx scripts/bench/lt-fashion.ts [--seeds 1,2] [--orders index,reversed]
 //       [--objectives bce3s,softmax-ce,logit-adjusted-ce] [--epochs 8] [--width 8] [--jobs 2]
-//       [--out runs/lt-fashion]
+//       [--out runs/lt-fashion] [--stage2-lrs 1e-3,1e-2]
+//
+// --stage2-lrs adds, for every BCE3S run, stage 2 again from its stage-1 checkpoint
+// (checkpoint.joint.ckpt) at each of these learning rates (an ablation of the reference's 1e-4;
+// <out>/<order>/bce3s-seed<seed>-stage2-lr<X>), reported as rows of their own.
 //
 // Each run is `protoserve train` in its own folder (<out>/<order>/<objective>-seed<seed>, with
 // train.log); a finished run is reused when the bench is started again with the same settings,
@@ -28,7 +32,7 @@
 //   batch 64) for every objective; BCE3S's stage 2 runs with the reference's defaults (10 epochs,
 //   lr 1e-4, beta 0.99999, MaxNorm 0.1). Evaluation: flip-averaged logits, every epochs/2 epochs.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -41,6 +45,7 @@ const { values } = parseArgs({
     objectives: { type: 'string', default: 'bce3s,softmax-ce,logit-adjusted-ce' },
     epochs: { type: 'string', default: '8' },
     'stage2-epochs': { type: 'string', default: '10' },
+    'stage2-lrs': { type: 'string', default: '' },
     width: { type: 'string', default: '8' },
     net: { type: 'string', default: 'resnet8' },
     lr: { type: 'string', default: '0.01' },
@@ -77,6 +82,10 @@ interface Plan {
   seed: number;
   dir: string;
   args: string[];
+  /** The table's row. */
+  method: string;
+  /** Ablations: the BCE3S run whose stage-1 checkpoint stage 2 starts from. */
+  base?: Plan;
 }
 
 const plans: Plan[] = seeds.flatMap((seed) => orders.flatMap((order) => objectives.map((objective) => {
@@ -91,8 +100,16 @@ const plans: Plan[] = seeds.flatMap((seed) => orders.flatMap((order) => objectiv
     ...(values['test-limit'] ? ['--test-limit', values['test-limit']] : []),
     '--out', dir,
   ];
-  return { order, objective, seed, dir, args };
+  return { order, objective, seed, dir, args, method: objective === 'bce3s' ? 'bce3s (stage 1 + 2)' : objective };
 })));
+// Stage-2 ablations run after every base run has started, each once its base has finished.
+for (const base of plans.filter((p) => p.objective === 'bce3s')) {
+  for (const lr of list(values['stage2-lrs'])) {
+    const dir = `${base.dir}-stage2-lr${lr}`;
+    const args = [...base.args.slice(0, -2), '--stage2-lr', lr, '--out', dir];
+    plans.push({ ...base, dir, args, method: `bce3s (stage 2 at lr ${lr})`, base });
+  }
+}
 
 interface RunReport {
   complete: boolean;
@@ -132,6 +149,10 @@ async function runOne(plan: Plan): Promise<void> {
   if (existsSync(reportFile) && readJson<RunReport>(reportFile).complete) return;
   mkdirSync(plan.dir, { recursive: true });
   writeFileSync(argsFile, JSON.stringify(plan.args));
+  if (plan.base && !existsSync(checkpoint)) {
+    await finished.get(plan.base.dir);
+    copyFileSync(join(plan.base.dir, 'checkpoint.joint.ckpt'), checkpoint);
+  }
   const resume = existsSync(checkpoint) ? ['--resume'] : [];
   const started = performance.now();
   const log = join(plan.dir, 'train.log');
@@ -165,13 +186,16 @@ console.error(`lt-fashion: ${plans.length} runs, ${jobs} at a time, into ${value
 const t0 = performance.now();
 let next = 0;
 let done = 0;
+const finished = new Map<string, Promise<void>>();
 await Promise.all(Array.from({ length: Math.min(jobs, plans.length) }, async () => {
   while (next < plans.length) {
     const plan = plans[next++];
     const t = performance.now();
-    await runOne(plan);
+    const run = runOne(plan);
+    finished.set(plan.dir, run);
+    await run;
     done++;
-    console.error(`[${done}/${plans.length}] ${plan.order} ${plan.objective} seed ${plan.seed}: ${formatDuration((performance.now() - t) / 1000)} (load ${load()})`);
+    console.error(`[${done}/${plans.length}] ${plan.order} ${plan.method} seed ${plan.seed}: ${formatDuration((performance.now() - t) / 1000)} (load ${load()})`);
   }
 }));
 
@@ -210,15 +234,16 @@ for (const plan of plans) {
   const names = (pick: (n: number) => boolean) => classNames.filter((_, c) => pick(classCounts[c])).join(', ');
   groups.set(plan.order, `Many (> 1200): ${names((n) => n > 1200)}; Medium: ${names((n) => n >= 240 && n <= 1200)}; Few (< 240): ${names((n) => n < 240)}`);
   const evaluated = report.history.filter((h) => Object.keys(h.metrics).length > 0);
-  const stages: Array<[string, typeof evaluated]> = plan.objective === 'bce3s'
-    ? [['bce3s stage 1', report.history.filter((h) => h.stage === 'joint')], ['bce3s (stage 1 + 2)', report.history]]
-    : [[plan.objective, report.history]];
+  const stages: Array<[string, typeof evaluated]> = plan.objective === 'bce3s' && !plan.base
+    ? [['bce3s stage 1', report.history.filter((h) => h.stage === 'joint')], [plan.method, report.history]]
+    : [[plan.method, report.history]];
   for (const [method, history] of stages) {
     const last = history.filter((h) => Object.keys(h.metrics).length > 0).at(-1) ?? evaluated.at(-1)!;
     const r = row(plan.order, method);
     for (const [key] of COLUMNS.slice(0, 6)) add(r, key, last.metrics[key]);
     add(r, 'train_minutes', history.reduce((s, h) => s + h.seconds, 0) / 60);
-    if (method !== 'bce3s stage 1') add(r, 'cpu_minutes', timing.cpuSeconds !== undefined ? timing.cpuSeconds / 60 : undefined);
+    // CPU of whole runs only (an ablation's own time is its stage 2 alone).
+    if (method !== 'bce3s stage 1' && !plan.base) add(r, 'cpu_minutes', timing.cpuSeconds !== undefined ? timing.cpuSeconds / 60 : undefined);
   }
 }
 
@@ -250,7 +275,8 @@ const lines: string[] = [
 for (const order of orders) {
   lines.push(`## ${order} class order`, '', groups.get(order) ?? '', '');
   lines.push(`| method | ${COLUMNS.map(([, h]) => h).join(' | ')} |`, `|---|${COLUMNS.map(() => '---:').join('|')}|`);
-  for (const r of rows.filter((x) => x.order === order)) lines.push(`| ${r.method} | ${COLUMNS.map(([k, , kind]) => cell(r.values[k], kind)).join(' | ')} |`);
+  const bce3sFirst = (r: Row) => (r.method.startsWith('bce3s') ? 0 : 1);
+  for (const r of rows.filter((x) => x.order === order).sort((x, y) => bce3sFirst(x) - bce3sFirst(y))) lines.push(`| ${r.method} | ${COLUMNS.map(([k, , kind]) => cell(r.values[k], kind)).join(' | ')} |`);
   lines.push('');
 }
 lines.push(`Whole bench: ${formatDuration((performance.now() - t0) / 1000)} wall this invocation; load average at the end ${load()}.`);
