@@ -18,6 +18,8 @@ RUN if ! command -v node >/dev/null; then \
 WORKDIR /app
 ENV ONNXRUNTIME_NODE_INSTALL=${ORT_INSTALL}
 COPY package.json package-lock.json .npmrc tsconfig.json ./
+# npm ci runs scripts/setup: Debian packages (as root: apt-get), then faiss-node's addon build.
+COPY scripts/setup ./scripts/setup
 COPY src ./src
 RUN npm ci && npm prune --omit=dev
 COPY models ./models

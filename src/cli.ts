@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // protoserve: one entry point, one subcommand per job. Subcommands load lazily, so `serve`
 // never pulls in TensorFlow.js and `train` never starts onnxruntime sessions it does not need.
+// A failure prints `CODE: message` and exits with its class's status (src/error-registry.ts).
+import { exitStatusHelp } from './error-registry.js';
+import { reportCliError } from './cli-report.js';
 
 type Command = { summary: string; run: (argv: string[]) => Promise<number | void> };
 
@@ -25,6 +28,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'evaluate an embedder on LFW, IJB-C (1:1, 1:N) or MegaFace',
     run: async (argv) => (await import('./eval/eval-command.js')).evalCommand(argv),
   },
+  gallery: {
+    summary: 'create galleries, enrol a folder of faces, export and import galleries and seeds',
+    run: async (argv) => (await import('./gallery/gallery-command.js')).galleryCommand(argv),
+  },
   models: {
     summary: 'list the model artifacts in a models folder and check them',
     run: async (argv) => (await import('./artifact/models-command.js')).modelsCommand(argv),
@@ -40,18 +47,22 @@ function usage(): string {
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
     'Run `protoserve <command> --help` for the options of one command.',
+    '',
+    'Exit status (a failure prints `CODE: message` on stderr):',
+    exitStatusHelp(),
   ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
-    return name ? 0 : 1;
+    return 0;
   }
-  const command = COMMANDS[name];
+  const command = name === undefined ? undefined : COMMANDS[name];
   if (!command) {
-    console.error(`protoserve: unknown command "${name}". Should be one of: ${Object.keys(COMMANDS).join(', ')}\n`);
+    const what = name === undefined ? 'no command given' : `unknown command "${name}"`;
+    console.error(`UNKNOWN_COMMAND: ${what}. Should be one of: ${Object.keys(COMMANDS).join(', ')}\n`);
     console.error(usage());
     return 2;
   }
@@ -65,8 +76,8 @@ main(process.argv.slice(2)).then(
     if (code !== 0) process.exitCode = code;
   },
   (err: unknown) => {
-    console.error(`protoserve: ${err instanceof Error ? err.message : String(err)}`);
-    if (process.env.PROTOSERVE_DEBUG && err instanceof Error) console.error(err.stack);
-    process.exitCode = 1;
+    const failure = reportCliError(err);
+    console.error(failure.text);
+    process.exitCode = failure.exitStatus;
   },
 );

@@ -1,13 +1,20 @@
-// The one typed error base every protoserve layer throws. A stable `code` lets callers (the CLI,
-// the HTTP error handler, tests) react without parsing messages; the message says what to do.
+// The one typed error base every protoserve layer throws. A stable `code` (registered with its
+// class in error-registry.ts) lets callers (the CLI, the HTTP error handler, tests) react without
+// parsing messages; the message says what to do; `details` carries the facts a caller may need
+// (a file and line, an option name) in fields rather than in the text.
+
+/** Facts about one error, for programs: `{ option: '--calibrate' }`, `{ file, line }`. */
+export type ErrorDetails = Readonly<Record<string, string | number | boolean>>;
 
 export class ProtoserveError extends Error {
   readonly code: string;
+  readonly details?: ErrorDetails;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: string, message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    if (options?.details) this.details = options.details;
   }
 }
 

@@ -23,6 +23,7 @@ import {
   type TrainingBackendName,
 } from '../../src/train/backends/index.js';
 import { buildClassifierNet } from '../../src/train/nets/classifier.js';
+import { mulberry32 } from '../../src/seeded-random.js';
 
 const NET_NAMES = ['small-cnn', 'resnet8'] as const;
 type NetName = (typeof NET_NAMES)[number];
@@ -72,15 +73,8 @@ function positiveInt(text: string, flag: string): number {
 
 /** He-initialized weights as plain arrays, so every backend starts from identical values. */
 function initialWeights(): Record<string, { shape: number[]; values: Float32Array }> {
-  let seed = 12345;
-  const uniform = () => {
-    // mulberry32: a tiny deterministic generator, independent of any backend's RNG.
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  // Independent of any backend's RNG, so every backend starts from identical values.
+  const uniform = mulberry32(12345);
   const make = (shape: number[], fanIn: number) => {
     const size = shape.reduce((a, b) => a * b, 1);
     const limit = Math.sqrt(6 / fanIn);
@@ -96,8 +90,7 @@ function initialWeights(): Record<string, { shape: number[]; values: Float32Arra
 }
 
 function makeBatch(): { x: Float32Array; labels: Int32Array } {
-  let seed = 777;
-  const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  const next = mulberry32(777);
   const x = Float32Array.from({ length: BATCH * 28 * 28 }, () => next());
   const labels = Int32Array.from({ length: BATCH }, () => Math.floor(next() * CLASSES));
   return { x, labels };

@@ -46,7 +46,8 @@ export const DECLARATION_HELP = `  --models <dir>            models folder (defa
   --normalized true|false   embedder output already L2-normalized (default: measured)
   --labels <file|a,b,c>     classifier labels: a file with one per line, or a comma list`;
 
-type Invalid = (message: string) => Error;
+/** Builds the error for a wrong flag; `option` names it (e.g. '--task'). */
+type Invalid = (message: string, option: string) => Error;
 
 /** The artifact folder and the describeExternalModel options the flags declare (onnxPath aside). */
 export async function readDeclarations(
@@ -84,19 +85,19 @@ export async function readDeclarations(
 
 function required(v: DeclarationValues, key: keyof DeclarationValues, invalid: Invalid): string {
   const value = v[key];
-  if (typeof value !== 'string' || value === '') throw invalid(`--${key} is required`);
+  if (typeof value !== 'string' || value === '') throw invalid(`--${key} is required`, `--${key}`);
   return value;
 }
 
 function oneOf(v: DeclarationValues, key: keyof DeclarationValues, allowed: readonly string[], invalid: Invalid, need = false): string {
   const value = need ? required(v, key, invalid) : (v[key] as string);
-  if (!allowed.includes(value)) throw invalid(`--${key}: expected one of ${allowed.join(', ')}, got "${value}"`);
+  if (!allowed.includes(value)) throw invalid(`--${key}: expected one of ${allowed.join(', ')}, got "${value}"`, `--${key}`);
   return value;
 }
 
 function int(v: DeclarationValues, key: keyof DeclarationValues, invalid: Invalid): number {
   const text = v[key] as string;
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw invalid(`--${key}: expected a positive integer, got "${text}"`);
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw invalid(`--${key}: expected a positive integer, got "${text}"`, `--${key}`);
   return Number(text);
 }
 
@@ -104,6 +105,6 @@ function int(v: DeclarationValues, key: keyof DeclarationValues, invalid: Invali
 export function numbers(v: Record<string, string | boolean | undefined>, key: string, invalid: Invalid): number[] {
   const text = v[key] as string;
   const list = text.split(',').map(Number);
-  if (list.some((n) => !Number.isFinite(n))) throw invalid(`--${key}: expected a number or a comma list of numbers, got "${text}"`);
+  if (list.some((n) => !Number.isFinite(n))) throw invalid(`--${key}: expected a number or a comma list of numbers, got "${text}"`, `--${key}`);
   return list;
 }

@@ -100,8 +100,9 @@ export async function importExternalModel(dir: string, options: DescribeExternal
 
 async function describe(session: ort.InferenceSession, path: string, options: DescribeExternalModelOptions): Promise<ExternalModelDescription> {
   const notes: string[] = [];
-  const fail = (message: string): never => {
-    throw new ArtifactError('EXTERNAL_MODEL_INVALID', `${path}: ${message}`);
+  /** EXTERNAL_MODEL_INVALID; details.field is the manifest field concerned (input.height, output.tensor, ...). */
+  const fail = (field: string, message: string): never => {
+    throw new ArtifactError('EXTERNAL_MODEL_INVALID', `${path}: ${message}`, { details: { field } });
   };
   const graph = {
     inputs: session.inputNames.map((n) => graphValue(session.inputMetadata, n)),
@@ -112,17 +113,17 @@ async function describe(session: ort.InferenceSession, path: string, options: De
   // Input tensor
   let inputName = declared.tensor;
   if (inputName !== undefined) {
-    if (!session.inputNames.includes(inputName)) fail(`input.tensor "${inputName}" is not an input of the graph; its inputs are ${names(session.inputNames)}`);
+    if (!session.inputNames.includes(inputName)) fail('input.tensor', `input.tensor "${inputName}" is not an input of the graph; its inputs are ${names(session.inputNames)}`);
   } else if (session.inputNames.length === 1) {
     inputName = session.inputNames[0];
     notes.push(`input.tensor "${inputName}" read from the graph`);
   } else {
-    fail(`the graph has ${session.inputNames.length} inputs (${names(session.inputNames)}); declare input.tensor`);
+    fail('input.tensor', `the graph has ${session.inputNames.length} inputs (${names(session.inputNames)}); declare input.tensor`);
   }
   const inMeta = graph.inputs.find((g) => g.name === inputName)!;
-  if (inMeta.type !== undefined && inMeta.type !== 'float32') fail(`input "${inputName}" is ${inMeta.type}; protoserve feeds float32 images`);
+  if (inMeta.type !== undefined && inMeta.type !== 'float32') fail('input.tensor', `input "${inputName}" is ${inMeta.type}; protoserve feeds float32 images`);
   const shape = inMeta.shape ?? [];
-  if (shape.length !== 0 && shape.length !== 4) fail(`input "${inputName}" has rank ${shape.length} [${shape.join(', ')}]; protoserve serves image models with a rank-4 input`);
+  if (shape.length !== 0 && shape.length !== 4) fail('input.layout', `input "${inputName}" has rank ${shape.length} [${shape.join(', ')}]; protoserve serves image models with a rank-4 input`);
   const fixed = (i: number): number | undefined => (typeof shape[i] === 'number' && (shape[i] as number) > 0 ? (shape[i] as number) : undefined);
 
   // Layout: declared, or where the 1/3-sized channel axis sits.
@@ -141,10 +142,10 @@ async function describe(session: ort.InferenceSession, path: string, options: De
     const graphDim = fixed(axis);
     const want = declared[what];
     if (want !== undefined) {
-      if (graphDim !== undefined && graphDim !== want) fail(`input.${what} is declared ${want} but the graph's input "${inputName}" is ${graphDim} (${layout} [${shape.join(', ')}])`);
+      if (graphDim !== undefined && graphDim !== want) fail(`input.${what}`, `input.${what} is declared ${want} but the graph's input "${inputName}" is ${graphDim} (${layout} [${shape.join(', ')}])`);
       return want;
     }
-    if (graphDim === undefined) return fail(`the graph's input "${inputName}" has a dynamic ${what} ([${shape.join(', ')}]); declare input.${what}`);
+    if (graphDim === undefined) return fail(`input.${what}`, `the graph's input "${inputName}" has a dynamic ${what} ([${shape.join(', ')}]); declare input.${what}`);
     notes.push(`input.${what} ${graphDim} read from the graph`);
     return graphDim;
   };
@@ -154,10 +155,10 @@ async function describe(session: ort.InferenceSession, path: string, options: De
   // Channels and colour
   const graphChannels = fixed(axes.c);
   const channels = declared.channels ?? graphChannels ?? (declared.color === 'gray' ? 1 : 3);
-  if (graphChannels !== undefined && channels !== graphChannels) fail(`input.channels is declared ${channels} but the graph's input has ${graphChannels} (${layout} [${shape.join(', ')}])`);
+  if (graphChannels !== undefined && channels !== graphChannels) fail('input.channels', `input.channels is declared ${channels} but the graph's input has ${graphChannels} (${layout} [${shape.join(', ')}])`);
   const color: ColorOrder = declared.color ?? (channels === 1 ? 'gray' : 'rgb');
   if (declared.color === undefined) notes.push(`input.color "${color}" assumed: check your model's colour order (InsightFace ONNX models take RGB)`);
-  else if ((color === 'gray') !== (channels === 1)) fail(`input.color "${color}" needs ${color === 'gray' ? 1 : 3} channel(s) but the input has ${channels}`);
+  else if ((color === 'gray') !== (channels === 1)) fail('input.color', `input.color "${color}" needs ${color === 'gray' ? 1 : 3} channel(s) but the input has ${channels}`);
 
   const perChannel = (v: number | number[] | undefined, fallback: number, field: string): number[] => {
     if (v === undefined) {
@@ -184,7 +185,7 @@ async function describe(session: ort.InferenceSession, path: string, options: De
   const wantOut = options.output ?? {};
   let outputName = wantOut.tensor;
   if (outputName !== undefined) {
-    if (!session.outputNames.includes(outputName)) fail(`output.tensor "${outputName}" is not an output of the graph; its outputs are ${names(session.outputNames)}`);
+    if (!session.outputNames.includes(outputName)) fail('output.tensor', `output.tensor "${outputName}" is not an output of the graph; its outputs are ${names(session.outputNames)}`);
   } else {
     outputName = session.outputNames[0];
     notes.push(`output.tensor "${outputName}" read from the graph${session.outputNames.length > 1 ? ` (first of ${names(session.outputNames)})` : ''}`);
@@ -197,14 +198,14 @@ async function describe(session: ort.InferenceSession, path: string, options: De
   try {
     const result = await session.run({ [input.tensor]: new ort.Tensor('float32', feed, dims) }, [outputName!]);
     const data = result[outputName!].data;
-    if (!(data instanceof Float32Array)) return fail(`output "${outputName}" is ${result[outputName!].type}; protoserve reads float32 outputs`);
+    if (!(data instanceof Float32Array)) return fail('output.tensor', `output "${outputName}" is ${result[outputName!].type}; protoserve reads float32 outputs`);
     row = data.slice(0, data.length / batch);
   } catch (err) {
     if (err instanceof ArtifactError) throw err;
-    return fail(`a test run with input [${dims.join(', ')}] failed: ${messageOf(err)}; check input.height/width/layout`);
+    return fail('input', `a test run with input [${dims.join(', ')}] failed: ${messageOf(err)}; check input.height/width/layout`);
   }
   const dimension = row.length;
-  if (wantOut.dimension !== undefined && wantOut.dimension !== dimension) fail(`output.dimension is declared ${wantOut.dimension} but the graph outputs ${dimension} values per item`);
+  if (wantOut.dimension !== undefined && wantOut.dimension !== dimension) fail('output.dimension', `output.dimension is declared ${wantOut.dimension} but the graph outputs ${dimension} values per item`);
 
   let kind = wantOut.kind;
   let normalized = wantOut.normalized;
@@ -255,7 +256,7 @@ async function readModel(path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
   } catch (err) {
-    if (hasCode(err) && err.code === 'ENOENT') throw new ArtifactError('EXTERNAL_MODEL_INVALID', `${path} not found`, { cause: err });
+    if (hasCode(err) && err.code === 'ENOENT') throw new ArtifactError('EXTERNAL_MODEL_NOT_FOUND', `${path} not found`, { cause: err });
     throw new ArtifactError('EXTERNAL_MODEL_INVALID', `Cannot read ${path}: ${messageOf(err)}`, { cause: err });
   }
 }

@@ -53,6 +53,18 @@ export interface OutputSpec {
   normalized: boolean;
 }
 
+/**
+ * How the impostor similarities behind an operating point were computed (src/infer/served-pipeline.ts):
+ * single images or IJB templates (flip-summed, media-pooled), with or without the flip test, and
+ * a hash of the preprocessing (manifest input spec and output tensor).
+ */
+export interface ScorePipeline {
+  pairs: 'image' | 'template';
+  flip: boolean;
+  /** sha256 of the input spec and output tensor name (preprocessingKey). */
+  preprocessing: string;
+}
+
 /** Embedders: similarity threshold (cosine) at a false accept rate, filled by calibration. */
 export interface OperatingPoint {
   /** False accept rate, in (0, 1]. */
@@ -61,6 +73,11 @@ export interface OperatingPoint {
   threshold: number;
   /** Where the threshold came from, e.g. "ijbc impostor scores, 2026-11-28". */
   source?: string;
+  /**
+   * The pipeline the threshold was measured on; the server decides only with points of the
+   * pipeline it serves. Points without one (older manifests) are not used for decisions.
+   */
+  pipeline?: ScorePipeline;
 }
 
 /**
@@ -123,7 +140,7 @@ export interface Manifest {
   output: OutputSpec;
   /** Classifiers: one label per output index. */
   labels?: string[];
-  /** Embedders: operating points, sorted by FAR (strictly increasing). */
+  /** Embedders: operating points, sorted by FAR; one per FAR and pipeline. */
   operatingPoints?: OperatingPoint[];
   /** Detectors: how to decode the output. */
   detector?: DetectorSpec;

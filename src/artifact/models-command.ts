@@ -2,7 +2,8 @@
 // model protoserve did not train (writes its manifest; see docs/serving-your-own-model.md).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-import { ProtoserveError, messageOf } from '../errors.js';
+import { hasCode, messageOf } from '../errors.js';
+import { ArtifactError } from './artifact-error.js';
 import { DECLARATION_HELP, DECLARATION_OPTIONS, readDeclarations, type DeclarationValues } from './declaration-flags.js';
 import { importExternalModel } from './describe-external-model.js';
 import { listArtifacts } from './registry.js';
@@ -46,7 +47,7 @@ async function importCommand(argv: string[]): Promise<number> {
     console.log(MODELS_USAGE);
     return 0;
   }
-  if (positionals.length !== 1) throw invalid('import takes one ONNX file');
+  if (positionals.length !== 1) throw invalid('import takes one ONNX file', 'model.onnx');
   const d = await readDeclarations(v, invalid);
   const written = await importExternalModel(d.dir, { onnxPath: positionals[0], ...d.options });
   console.log(`wrote ${written.manifestPath}`);
@@ -59,10 +60,12 @@ function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>,
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals });
   } catch (err) {
-    throw invalid(messageOf(err));
+    // node:util parseArgs: ERR_PARSE_ARGS_UNKNOWN_OPTION, _INVALID_OPTION_VALUE, _UNEXPECTED_POSITIONAL.
+    throw invalid(messageOf(err), hasCode(err) ? err.code : 'arguments');
   }
 }
 
-function invalid(message: string): ProtoserveError {
-  return new ProtoserveError('INVALID_ARGUMENT', `models: ${message}. Run \`protoserve models --help\`.`);
+/** INVALID_ARGUMENT; details.option names the option (or what is wrong: 'model.onnx', a parseArgs code). */
+function invalid(message: string, option: string): ArtifactError {
+  return new ArtifactError('INVALID_ARGUMENT', `models: ${message}. Run \`protoserve models --help\`.`, { details: { option } });
 }

@@ -42,7 +42,7 @@ export async function readManifest(dir: string): Promise<Manifest> {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new ArtifactError('MANIFEST_UNREADABLE', `${path} is not valid JSON: ${messageOf(err)}`, { dir: abs, cause: err });
+    throw new ArtifactError('MANIFEST_UNREADABLE', `${path} is not valid JSON: ${messageOf(err)}`, { dir: abs, cause: err, details: { problem: 'not JSON' } });
   }
   return validateManifest(parsed, { dir: abs });
 }
@@ -52,11 +52,13 @@ export async function readArtifact(dir: string, options: ReadArtifactOptions = {
   const manifest = await readManifest(abs);
   const modelPath = join(abs, manifest.file);
   if (options.verifyHash === false) {
-    try {
-      if (!(await stat(modelPath)).isFile()) throw new Error('not a file');
-    } catch (err) {
-      throw missingModel(abs, modelPath, err);
-    }
+    const isFile = await stat(modelPath).then(
+      (st) => st.isFile(),
+      (err: unknown) => {
+        throw missingModel(abs, modelPath, err);
+      },
+    );
+    if (!isFile) throw new ArtifactError('MODEL_FILE_MISSING', `${modelPath} is not a file (named by manifest.file in ${abs})`, { dir: abs });
     return { dir: abs, manifest, modelPath };
   }
   let bytes: Uint8Array;
@@ -71,7 +73,7 @@ export async function readArtifact(dir: string, options: ReadArtifactOptions = {
       'MODEL_HASH_MISMATCH',
       `${modelPath}: sha256 mismatch, expected ${manifest.sha256} (manifest.sha256), actual ${actual}. ` +
         'The model file was changed or replaced after the manifest was written; re-export it, or re-create the manifest for this file.',
-      { dir: abs },
+      { dir: abs, details: { expected: manifest.sha256, actual } },
     );
   }
   return { dir: abs, manifest, modelPath, bytes };

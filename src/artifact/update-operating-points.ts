@@ -20,7 +20,9 @@ export interface UpdateOperatingPointsOptions {
 }
 
 /**
- * Replaces the operating points of the embedder in `dir` with `points`, sorted by FAR.
+ * Writes `points` as the operating points of the embedder in `dir`, sorted by FAR. Points that
+ * name their pipeline replace those of the same pipeline and any without one, and points
+ * measured on other pipelines stay; points without a pipeline replace them all.
  * Throws ManifestError (MANIFEST_INVALID) for a classifier, duplicate FARs or out-of-range values,
  * and ArtifactError (MODEL_MANIFEST_MISMATCH) when `expectedSha256` is not the manifest's sha256.
  */
@@ -33,7 +35,7 @@ export async function updateOperatingPoints(dir: string, points: readonly Operat
       'MODEL_MANIFEST_MISMATCH',
       `Operating points not written: ${join(abs, MANIFEST_FILE)} now describes model sha256 ${current.sha256}, ` +
         `not ${expected}, the model they were measured on (was the artifact replaced during the run?)`,
-      { dir: abs },
+      { dir: abs, details: { manifestSha256: current.sha256, expectedSha256: expected } },
     );
   }
   if (current.task !== 'embedder') {
@@ -42,7 +44,11 @@ export async function updateOperatingPoints(dir: string, points: readonly Operat
       { dir: abs },
     );
   }
-  const sorted = [...points].map((p) => ({ ...p })).sort((a, b) => a.far - b.far);
+  const key = (p: OperatingPoint) => (p.pipeline ? JSON.stringify([p.pipeline.pairs, p.pipeline.flip, p.pipeline.preprocessing]) : '');
+  const replaced = new Set(points.map(key));
+  const keepOthers = points.every((p) => p.pipeline !== undefined);
+  const kept = keepOthers ? (current.operatingPoints ?? []).filter((p) => p.pipeline !== undefined && !replaced.has(key(p))) : [];
+  const sorted = [...kept, ...points].map((p) => ({ ...p })).sort((a, b) => a.far - b.far);
   const next = validateManifest({ ...current, operatingPoints: sorted }, { dir: abs });
   await atomicWriteFile(join(abs, MANIFEST_FILE), serializeManifest(next));
   return next;

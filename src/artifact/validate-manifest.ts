@@ -25,7 +25,8 @@ const DETECTOR_KEYS = ['decoder', 'anchors', 'keypoints', 'scoreThreshold', 'iou
 const FACE_KEYS = ['input', 'detector', 'templateScale'];
 const INPUT_KEYS = ['tensor', 'layout', 'height', 'width', 'channels', 'color', 'scale', 'mean', 'std', 'resize'];
 const OUTPUT_KEYS = ['tensor', 'kind', 'dimension', 'normalized'];
-const POINT_KEYS = ['far', 'threshold', 'source'];
+const POINT_KEYS = ['far', 'threshold', 'source', 'pipeline'];
+const PIPELINE_KEYS = ['pairs', 'flip', 'preprocessing'];
 
 /** Returns the manifest typed, or throws ManifestError listing every bad field. */
 export function validateManifest(value: unknown, options: { dir?: string } = {}): Manifest {
@@ -284,24 +285,46 @@ class Checker {
 
   operatingPoints(value: unknown): void {
     const field = 'manifest.operatingPoints';
-    if (!Array.isArray(value)) return this.fail(field, 'an array of {far, threshold, source?} sorted by far', value);
+    if (!Array.isArray(value)) return this.fail(field, 'an array of {far, threshold, source?, pipeline?} sorted by far', value);
     let previous: number | undefined;
+    /** FARs seen per pipeline (JSON of the pipeline, "" for none). */
+    const seen = new Map<string, Set<number>>();
     value.forEach((point, i) => {
       const at = `${field}[${i}]`;
-      if (!isObject(point)) return this.fail(at, 'an object {far, threshold, source?}', point);
+      if (!isObject(point)) return this.fail(at, 'an object {far, threshold, source?, pipeline?}', point);
       this.unknownKeys(at, point, POINT_KEYS);
+      const pipeline = point.pipeline === undefined ? '' : this.pipeline(`${at}.pipeline`, point.pipeline);
       const far = point.far;
       if (typeof far !== 'number' || !Number.isFinite(far) || far <= 0 || far > 1) this.fail(`${at}.far`, 'a number in (0, 1]', far);
       else {
-        if (previous !== undefined && far <= previous) {
-          this.issue(`${at}.far`, `operating points must be sorted by far, strictly increasing: ${far} follows ${previous}`);
+        if (previous !== undefined && far < previous) {
+          this.issue(`${at}.far`, `operating points must be sorted by far: ${far} follows ${previous}`);
         }
+        const fars = seen.get(pipeline ?? '') ?? new Set<number>();
+        if (fars.has(far)) this.issue(`${at}.far`, `a second operating point at far ${far} for the same pipeline`);
+        fars.add(far);
+        seen.set(pipeline ?? '', fars);
         previous = far;
       }
       const t = point.threshold;
       if (typeof t !== 'number' || !Number.isFinite(t) || t < -1 || t > 1) this.fail(`${at}.threshold`, 'a cosine similarity in [-1, 1]', t);
       if (point.source !== undefined && typeof point.source !== 'string') this.fail(`${at}.source`, 'a string', point.source);
     });
+  }
+
+  /** {pairs: "image"|"template", flip, preprocessing}; returns a key for it (undefined if bad). */
+  pipeline(field: string, value: unknown): string | undefined {
+    if (!isObject(value)) {
+      this.fail(field, 'an object {pairs, flip, preprocessing}', value);
+      return undefined;
+    }
+    this.unknownKeys(field, value, PIPELINE_KEYS);
+    const pairs = this.oneOf(`${field}.pairs`, value.pairs, ['image', 'template'] as const);
+    if (typeof value.flip !== 'boolean') this.fail(`${field}.flip`, 'true or false', value.flip);
+    if (typeof value.preprocessing !== 'string' || !/^[0-9a-f]{64}$/.test(value.preprocessing)) {
+      this.fail(`${field}.preprocessing`, '64 lowercase hex digits (the preprocessing hash)', value.preprocessing);
+    }
+    return JSON.stringify([pairs, value.flip, value.preprocessing]);
   }
 }
 

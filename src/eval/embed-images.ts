@@ -1,23 +1,33 @@
-// The evaluator's image pipeline: images are read, decoded and aligned by a pool of worker
-// threads (align-worker.ts) while the main thread keeps onnxruntime fed with full batches of
-// the image and its mirror (flip test: feature = f(img) + f(flip), summed in float64 as
-// ijb_onnx.py does). Each image's flip sum is cached on disk, keyed by the model's sha256, its
-// preprocessing (manifest input spec, output tensor) and the image's absolute path (and
-// landmarks), so a second run only reads files.
+// The evaluator's image pipeline: the main thread reads each image's bytes and hashes them; a
+// cache hit is read from disk, a miss goes (bytes and all) to a pool of decode/align worker
+// threads (align-pool.ts, align-worker.ts) while the main thread keeps onnxruntime fed with full
+// batches of the image and its mirror (flip test: feature = f(img) + f(flip), summed in float64
+// as ijb_onnx.py does). Each image's flip sum is cached on disk, keyed by the model's sha256, its
+// preprocessing (manifest input spec, output tensor), the image's CONTENT (sha256 of its bytes)
+// and its landmarks (values, or the landmark file's content): an image replaced in place is
+// computed again, and a data folder moved elsewhere keeps its cache.
+// An image that cannot be read fails the run (--on-bad-image fail), or is skipped and reported
+// (--on-bad-image skip): the benchmark then says how its protocol treats the missing feature.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
-import type { Manifest } from '../artifact/manifest.js';
+import { hasCode, messageOf } from '../errors.js';
+import { alignmentTemplate, flipHorizontal } from '../infer/face-align.js';
 import type { ModelSession } from '../infer/model-session.js';
-import { flipHorizontal } from '../infer/face-align.js';
 import { imageToTensor, inputSize, preprocessPixels, type RgbImage } from '../infer/preprocess.js';
+import { preprocessingKey } from '../infer/served-pipeline.js';
+import { AlignPool, startAlignWorker } from './align-pool.js';
 import { EvalError } from './eval-error.js';
 import { decodeFeature, DEFAULT_FEATURE_SUFFIX, featurePath, writeFeature } from './feature-file.js';
-import type { FeatureForm, FeatureMatrix, FeatureSource, ImageRequest } from './feature-source.js';
-import type { AlignResult, AlignTask } from './align-worker.js';
+import type { FeatureForm, FeatureMatrix, FeatureSource, ImageRequest, SkippedImage } from './feature-source.js';
+import { normalizeRows } from './numeric.js';
+
+/** What to do with an image that cannot be read or decoded. */
+export const BAD_IMAGE_POLICIES = ['fail', 'skip'] as const;
+export type BadImagePolicy = (typeof BAD_IMAGE_POLICIES)[number];
 
 export interface ImageEmbedderOptions {
   /** Dataset root: request paths are relative to it. */
@@ -41,6 +51,10 @@ export interface ImageEmbedderOptions {
   flip?: boolean;
   /** Warnings (default: stderr). */
   warn?: (message: string) => void;
+  /** An unreadable image fails the run (default) or is skipped and reported. */
+  onBadImage?: BadImagePolicy;
+  /** Starts one align worker (tests give a failing one). */
+  startWorker?: () => Worker;
 }
 
 export interface EmbedStats {
@@ -53,59 +67,6 @@ export interface EmbedStats {
   inferenceSeconds: number;
   /** Wall-clock seconds of features() calls. */
   seconds: number;
-}
-
-/**
- * The align worker. Built (dist/) it is align-worker.js; run from source through tsx, the
- * worker thread gets tsx's loader first (a worker does not inherit --import hooks everywhere).
- */
-function startAlignWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./align-worker.js', import.meta.url));
-  const target = new URL('./align-worker.ts', import.meta.url).href;
-  const api = import.meta.resolve('tsx/esm/api');
-  const boot =
-    `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(target)}); })` +
-    `.catch((err) => { console.error(err); process.exit(1); });`;
-  return new Worker(boot, { eval: true });
-}
-
-/** A pool of align workers; tasks are answered in any order. */
-class AlignPool {
-  private readonly workers: Worker[] = [];
-  private readonly pending = new Map<number, (r: AlignResult) => void>();
-  private next = 0;
-  private failed?: Error;
-
-  constructor(size: number) {
-    for (let i = 0; i < size; i++) {
-      const w = startAlignWorker();
-      w.on('message', (r: AlignResult) => {
-        const resolve = this.pending.get(r.id);
-        this.pending.delete(r.id);
-        resolve?.(r);
-      });
-      w.on('error', (err) => {
-        this.failed = err;
-        for (const [id, resolve] of this.pending) resolve({ id, ok: false, error: `align worker failed: ${err.message}` });
-        this.pending.clear();
-      });
-      this.workers.push(w);
-    }
-  }
-
-  run(task: Omit<AlignTask, 'id'>): Promise<AlignResult> {
-    if (this.failed) return Promise.resolve({ id: -1, ok: false, error: `align worker failed: ${this.failed.message}` });
-    const id = this.next++;
-    const worker = this.workers[id % this.workers.length];
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
-      worker.postMessage({ ...task, id });
-    });
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
 }
 
 export class ImageEmbedder implements FeatureSource {
@@ -127,14 +88,20 @@ export class ImageEmbedder implements FeatureSource {
     this.preprocessingKey = preprocessingKey(options.session.manifest);
   }
 
+  /** Images skipped under --on-bad-image skip, over every features() call. */
+  readonly skipped: SkippedImage[] = [];
+  /** Images decoded with a warning (damaged data decoded as imread decodes it). */
+  readonly warnings: Array<{ image: string; message: string }> = [];
+
   /**
    * The cache file of one image: <cache>/<model sha256>/<key[0..2]>/<key>.bin, the key hashing
-   * the image, its landmarks, the flip test and the preprocessing (manifest input, output tensor).
+   * the image's content (sha256 of its bytes), its landmarks, the flip test and the preprocessing
+   * (manifest input, output tensor). No path enters the key.
    */
-  cachePath(absImage: string, landmarks: string): string | undefined {
+  cachePath(imageSha256: string, landmarks: string): string | undefined {
     if (!this.options.cacheDir) return undefined;
     const key = createHash('sha256')
-      .update(`${absImage}\0${landmarks}\0${this.flip ? 'flip' : 'noflip'}\0${this.preprocessingKey}`)
+      .update(`${imageSha256}\0${landmarks}\0${this.flip ? 'flip' : 'noflip'}\0${this.preprocessingKey}`)
       .digest('hex');
     return join(this.options.cacheDir, this.options.modelSha256, key.slice(0, 2), `${key}.bin`);
   }
@@ -145,129 +112,163 @@ export class ImageEmbedder implements FeatureSource {
     const dim = session.manifest.output.dimension;
     const n = requests.length;
     const sums = new Float64Array(n * dim);
+    const missing = new Uint8Array(n);
+    let skippedHere = 0;
     const dataDir = resolve(this.options.dataDir);
+    const input = session.manifest.input;
+    const itemSize = inputSize(input);
+    const perImage = this.flip ? 2 : 1;
+    const imagesPerBatch = Math.max(1, Math.floor(this.batchSize / perImage));
+    const batch = new Float32Array(imagesPerBatch * perImage * itemSize);
+    const inFlightLimit = Math.max(imagesPerBatch * 2, this.workerCount * 4, 64);
+    const policy = this.options.onBadImage ?? 'fail';
+    const warn = this.options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
+    const ready: Array<{ index: number; img: RgbImage; cache?: string }> = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: EvalError | undefined;
+    let next = 0;
+    let settled = 0; // requests answered: from the cache, skipped, or computed
 
-    // 1. Cache look-ups.
-    const keys = requests.map((r) => {
-      const abs = join(dataDir, r.image);
-      const lmk = r.landmarks ? Array.from(r.landmarks).join(',') : r.landmarksFile ? `file:${join(dataDir, r.landmarksFile)}` : '';
-      return { abs, cache: this.cachePath(abs, lmk) };
-    });
-    const missing: number[] = [];
-    await mapConcurrent(n, 64, async (i) => {
-      const path = keys[i].cache;
-      const hit = path ? await readCached(path, dim) : undefined;
-      if (hit) {
-        sums.set(hit, i * dim);
-        this.stats.cached++;
-        await this.save(requests[i], hit, form);
-        onProgress?.(1, n);
-      } else missing.push(i);
-    });
-    missing.sort((a, b) => a - b);
-
-    // 2. Decode + align in the workers, a bounded number in flight; batches to onnxruntime.
-    if (missing.length > 0) {
-      this.pool ??= new AlignPool(this.workerCount);
-      const pool = this.pool;
-      const input = session.manifest.input;
-      const itemSize = inputSize(input);
-      const perImage = this.flip ? 2 : 1;
-      const imagesPerBatch = Math.max(1, Math.floor(this.batchSize / perImage));
-      const batch = new Float32Array(imagesPerBatch * perImage * itemSize);
-      const inFlightLimit = Math.max(imagesPerBatch * 2, this.workerCount * 4);
-      let nextTask = 0;
-      const ready: Array<{ index: number; img: RgbImage }> = [];
-      const inFlight = new Set<Promise<void>>();
-      let failure: EvalError | undefined;
-
-      const launch = (): void => {
-        while (!failure && nextTask < missing.length && inFlight.size + ready.length < inFlightLimit) {
-          const index = missing[nextTask++];
-          const r = requests[index];
-          const p = pool
-            .run({
-              path: keys[index].abs,
-              landmarks: r.landmarks ? Float64Array.from(r.landmarks) : undefined,
-              landmarksFile: r.landmarksFile ? join(dataDir, r.landmarksFile) : undefined,
-              size: input.width,
-            })
-            .then((res) => {
-              if (!res.ok) {
-                failure ??= new EvalError('DATASET_FORMAT', `Cannot read image ${res.error}`);
-                return;
-              }
-              if (!res.aligned && (res.width !== input.width || res.height !== input.height) && !this.warnedUnaligned) {
-                this.warnedUnaligned = true;
-                const warn = this.options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
-                warn(`eval: warning: ${r.image} has no landmarks and is ${res.width}x${res.height}; unaligned images are resized per the manifest (${input.resize})`);
-              }
-              ready.push({ index, img: { data: res.data, width: res.width, height: res.height, channels: 3 } });
-            })
-            .finally(() => inFlight.delete(p));
-          inFlight.add(p);
-        }
-      };
-
-      const runBatch = async (items: Array<{ index: number; img: RgbImage }>): Promise<void> => {
-        let k = 0;
-        for (const { img } of items) {
-          await this.fill(img, batch, k++ * itemSize);
-          if (this.flip) await this.fill(flipHorizontal(img) as RgbImage, batch, k++ * itemSize);
-        }
-        const t0 = performance.now();
-        const rows = await session.run(batch.subarray(0, k * itemSize), k);
-        this.stats.inferenceSeconds += (performance.now() - t0) / 1000;
-        this.stats.inferences += k;
-        for (let j = 0; j < items.length; j++) {
-          const sum = new Float64Array(dim);
-          const a = rows[j * perImage];
-          for (let d = 0; d < dim; d++) sum[d] = a[d];
-          if (this.flip) {
-            const b = rows[j * perImage + 1];
-            for (let d = 0; d < dim; d++) sum[d] += b[d];
-          }
-          const index = items[j].index;
-          sums.set(sum, index * dim);
-          const cache = keys[index].cache;
-          if (cache) await writeFeature(cache, sum);
-          await this.save(requests[index], sum, form);
-          this.stats.computed++;
-          onProgress?.(1, n);
-        }
-      };
-
-      launch();
-      let done = 0;
-      while (done < missing.length) {
-        if (failure) break;
-        if (ready.length >= imagesPerBatch || (ready.length > 0 && inFlight.size === 0)) {
-          const items = ready.splice(0, imagesPerBatch);
-          launch();
-          await runBatch(items);
-          done += items.length;
-          launch();
-          continue;
-        }
-        if (inFlight.size === 0) {
-          launch();
-          if (inFlight.size === 0 && ready.length === 0) break;
-        }
-        await Promise.race(inFlight);
-        launch();
+    /** A per-image problem: fails the run, or (skip) is recorded and the image left out. */
+    const bad = (index: number, code: 'DATASET_IMAGE_MISSING' | 'DATASET_IMAGE_UNREADABLE' | 'DATASET_FORMAT', message: string): void => {
+      if (policy === 'fail') {
+        failure ??= new EvalError(code, `${message} (--on-bad-image skip leaves such images out and reports them)`, { details: { image: requests[index].image } });
+        return;
       }
-      await Promise.allSettled([...inFlight]);
-      if (failure) throw failure;
+      missing[index] = 1;
+      skippedHere++;
+      this.skipped.push({ image: requests[index].image, code, message });
+      warn(`eval: skipped ${requests[index].image}: ${code}: ${message}`);
+      settled++;
+      onProgress?.(1, n);
+    };
+
+    const prepare = async (index: number): Promise<void> => {
+      const r = requests[index];
+      const abs = join(dataDir, r.image);
+      let bytes: Uint8Array;
+      try {
+        bytes = await readFile(abs);
+      } catch (err) {
+        if (hasCode(err) && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) bad(index, 'DATASET_IMAGE_MISSING', `${abs} not found`);
+        else bad(index, 'DATASET_IMAGE_UNREADABLE', `cannot read ${abs}: ${messageOf(err)}`);
+        return;
+      }
+      const landmarksFile = r.landmarksFile ? join(dataDir, r.landmarksFile) : undefined;
+      let landmarkKey = r.landmarks ? Array.from(r.landmarks).join(',') : '';
+      if (landmarksFile) {
+        const text = await readFile(landmarksFile, 'utf8').catch(() => undefined);
+        landmarkKey = text === undefined ? 'aligned' : `json:${createHash('sha256').update(text).digest('hex')}`;
+      }
+      const cache = this.cachePath(createHash('sha256').update(bytes).digest('hex'), landmarkKey);
+      const hit = cache ? await readCached(cache, dim) : undefined;
+      if (hit) {
+        sums.set(hit, index * dim);
+        this.stats.cached++;
+        await this.save(r, hit, form);
+        settled++;
+        onProgress?.(1, n);
+        return;
+      }
+      this.pool ??= new AlignPool(this.workerCount, this.options.startWorker ?? startAlignWorker);
+      // The bytes move to the worker (no copy) when they own their buffer, as readFile's do.
+      const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      const res = await this.pool.run(
+        { path: abs, bytes, landmarks: r.landmarks ? Float64Array.from(r.landmarks) : undefined, landmarksFile, width: input.width, height: input.height },
+        owned ? [bytes.buffer as ArrayBuffer] : [],
+      );
+      if (!res.ok) {
+        if ('poolFailure' in res) {
+          failure ??= new EvalError('ALIGN_WORKER_FAILED', `Image decoding stopped: ${res.poolFailure}`);
+        } else if (res.code === 'ALIGNMENT_SIZE_UNSUPPORTED') {
+          failure ??= new EvalError('MODEL_NOT_EVALUABLE', `${res.error} (the model's input is ${input.width}x${input.height})`);
+        } else {
+          bad(index, res.code === 'DATASET_FORMAT' ? 'DATASET_FORMAT' : 'DATASET_IMAGE_UNREADABLE', res.error);
+        }
+        return;
+      }
+      if (res.warning) {
+        this.warnings.push({ image: r.image, message: res.warning });
+        warn(`eval: warning: ${r.image}: ${res.warning}`);
+      }
+      if (!res.aligned && (res.width !== input.width || res.height !== input.height) && !this.warnedUnaligned) {
+        this.warnedUnaligned = true;
+        warn(`eval: warning: ${r.image} has no landmarks and is ${res.width}x${res.height}; unaligned images are resized per the manifest (${input.resize})`);
+      }
+      ready.push({ index, img: { data: res.data, width: res.width, height: res.height, channels: 3 }, cache });
+    };
+
+    const launch = (): void => {
+      while (!failure && next < n && inFlight.size + ready.length < inFlightLimit) {
+        const p: Promise<void> = prepare(next++)
+          .catch((err: unknown) => {
+            failure ??= err instanceof EvalError ? err : new EvalError('DATASET_IMAGE_UNREADABLE', messageOf(err), { cause: err });
+          })
+          .finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      }
+    };
+
+    const runBatch = async (items: Array<{ index: number; img: RgbImage; cache?: string }>): Promise<void> => {
+      let k = 0;
+      for (const { img } of items) {
+        await this.fill(img, batch, k++ * itemSize);
+        if (this.flip) await this.fill(flipHorizontal(img) as RgbImage, batch, k++ * itemSize);
+      }
+      const t0 = performance.now();
+      const rows = await session.run(batch.subarray(0, k * itemSize), k);
+      this.stats.inferenceSeconds += (performance.now() - t0) / 1000;
+      this.stats.inferences += k;
+      for (let j = 0; j < items.length; j++) {
+        const sum = new Float64Array(dim);
+        const a = rows[j * perImage];
+        for (let d = 0; d < dim; d++) sum[d] = a[d];
+        if (this.flip) {
+          const b = rows[j * perImage + 1];
+          for (let d = 0; d < dim; d++) sum[d] += b[d];
+        }
+        const { index, cache } = items[j];
+        sums.set(sum, index * dim);
+        if (cache) await writeFeature(cache, sum);
+        await this.save(requests[index], sum, form);
+        this.stats.computed++;
+        settled++;
+        onProgress?.(1, n);
+      }
+    };
+
+    launch();
+    while (!failure && (settled < n || ready.length > 0)) {
+      if (ready.length >= imagesPerBatch || (ready.length > 0 && inFlight.size === 0)) {
+        const items = ready.splice(0, imagesPerBatch);
+        launch();
+        await runBatch(items);
+        launch();
+        continue;
+      }
+      if (inFlight.size === 0) {
+        launch();
+        if (inFlight.size === 0) break;
+      }
+      await Promise.race(inFlight);
+      launch();
     }
+    await Promise.allSettled([...inFlight]);
+    if (failure) throw failure;
     this.stats.images += n;
     this.stats.seconds += (performance.now() - started) / 1000;
-    if (form === 'unit32') {
-      // The benchmark's reference works on normalized float32 features.
-      const out = new Float64Array(n * dim);
-      for (let i = 0; i < n; i++) out.set(toUnit32(sums.subarray(i * dim, (i + 1) * dim)), i * dim);
-      return { data: out, dim };
+    const data = form === 'unit32' ? toUnit32Rows(sums, dim) : sums;
+    return skippedHere > 0 ? { data, dim, missing } : { data, dim };
+  }
+
+  /** Refuses, before any image is read, a model whose input size face alignment cannot produce. */
+  checkAlignable(): void {
+    const { width, height } = this.options.session.manifest.input;
+    try {
+      alignmentTemplate(width, height);
+    } catch (err) {
+      throw new EvalError('MODEL_NOT_EVALUABLE', `${messageOf(err)}; the model "${this.options.session.manifest.name}" cannot be evaluated on landmarks`, { cause: err });
     }
-    return { data: sums, dim };
   }
 
   async close(): Promise<void> {
@@ -284,27 +285,16 @@ export class ImageEmbedder implements FeatureSource {
   private async save(request: ImageRequest, sum: Float64Array, form: FeatureForm): Promise<void> {
     if (!this.options.saveFeaturesDir) return;
     const path = featurePath(this.options.saveFeaturesDir, request.feature, this.suffix);
-    await writeFeature(path, form === 'unit32' ? toUnit32(sum) : sum);
+    await writeFeature(path, form === 'unit32' ? Float32Array.from(toUnit32Rows(sum, sum.length)) : sum);
   }
 }
 
 /**
- * A hash of what turns pixels into the cached feature besides the weights: every field of the
- * manifest's input spec (size, colour, scale, mean, std, resize, ...), in key order, and the
- * output tensor's name.
+ * normalize(sum) rounded to float32, row by row, as InsightFace's gen_megaface.py writes MegaFace
+ * features (sklearn normalize, then float32); returned in float64 rows.
  */
-export function preprocessingKey(manifest: Pick<Manifest, 'input' | 'output'>): string {
-  const input = manifest.input as unknown as Record<string, unknown>;
-  const spec = [Object.keys(input).sort().map((k) => [k, input[k]]), manifest.output.tensor];
-  return createHash('sha256').update(JSON.stringify(spec)).digest('hex');
-}
-
-/** normalize(sum) as float32, as InsightFace's gen_megaface.py writes MegaFace features. */
-function toUnit32(sum: Float64Array): Float32Array {
-  let sq = 0;
-  for (let d = 0; d < sum.length; d++) sq += sum[d] * sum[d];
-  const norm = Math.sqrt(sq) || 1;
-  return Float32Array.from(sum, (v) => v / norm);
+function toUnit32Rows(sums: Float64Array, dim: number): Float64Array {
+  return Float64Array.from(Float32Array.from(normalizeRows(Float64Array.from(sums), dim)));
 }
 
 async function readCached(path: string, dim: number): Promise<Float64Array | undefined> {
@@ -314,16 +304,4 @@ async function readCached(path: string, dim: number): Promise<Float64Array | und
   } catch {
     return undefined; // missing or damaged: computed again
   }
-}
-
-async function mapConcurrent(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      const i = next++;
-      if (i >= n) return;
-      await fn(i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, Math.max(1, n)) }, worker));
 }

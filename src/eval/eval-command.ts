@@ -7,12 +7,12 @@ import { parseArgs } from 'node:util';
 
 import { listArtifacts } from '../artifact/registry.js';
 import { readArtifact, type LoadedArtifact } from '../artifact/read-artifact.js';
-import { messageOf } from '../errors.js';
+import { hasCode, messageOf } from '../errors.js';
 import { describeProvider } from '../infer/create-session.js';
 import { ModelSession } from '../infer/model-session.js';
 import { Progress, formatDuration, type ProgressOptions } from '../progress.js';
-import { calibrate } from './calibrate.js';
-import { ImageEmbedder } from './embed-images.js';
+import { calibrate, servedPipelineNote } from './calibrate.js';
+import { BAD_IMAGE_POLICIES, ImageEmbedder, type BadImagePolicy } from './embed-images.js';
 import { EvalError } from './eval-error.js';
 import { DEFAULT_FEATURE_SUFFIX } from './feature-file.js';
 import { FeatureFiles, type FeatureSource } from './feature-source.js';
@@ -49,15 +49,24 @@ Options:
   --data DIR             the benchmark's folder (required)
   --out DIR              report folder (report.json, report.md, plots); default runs/eval/<model>-<benchmarks>
   --json                 print the results as one JSON object on stdout
-  --calibrate            write similarity thresholds at FAR 1e-3, 1e-4, 1e-5 (from the IJB-C or LFW
-                         impostor scores) into the model's manifest as operating points
+  --calibrate            write similarity thresholds at FAR 1e-3, 1e-4, 1e-5 (from the IJB-C and LFW
+                         impostor scores) into the model's manifest as operating points, each with the
+                         pipeline it was measured on; the server uses only LFW points from --no-flip
+                         runs (single images, no flip test, as it serves)
   --target ijbc|ijbb     IJB release for ijbc/ijbc-1n (default ijbc; file names follow it)
   --megaface-set N       distractor set (default 1)
   --clean                MegaFace: apply the noise lists <data>/facescrub_noises.txt, megaface_noises.txt
   --device NAME          auto | cpu | cuda | webgpu (default auto)
   --batch-size N         inputs per onnxruntime run (default 64; the flip test puts 2 per image)
   --workers N            image decode/align threads (default: half the CPUs, 1 to 8; more for a GPU)
-  --cache DIR            embedding cache (default .cache/eval); --no-cache to turn it off
+  --cache DIR            embedding cache (default .cache/eval), keyed by each image's content (a moved
+                         data folder keeps its cache); --no-cache to turn it off
+  --on-bad-image fail|skip
+                         an image that cannot be read or decoded (damaged data is decoded as OpenCV's
+                         imread decodes it, with a warning) fails the run (default), or is skipped:
+                         every skipped file is reported, and each benchmark leaves out what it needs
+                         (LFW: its pairs; IJB-C: the image, then templates left without images and
+                         their pairs/probes; MegaFace: the probe or distractor), counted in the report
   --no-flip              no flip test (the reference always flips)
   --throughput           also time the bare onnxruntime session on the same number of inputs and
                          batch size, and report both rates (images/s)
@@ -83,10 +92,76 @@ interface Options {
   cache?: string;
   flip: boolean;
   throughput: boolean;
+  onBadImage: BadImagePolicy;
+}
+
+/** EVAL_USAGE naming the option concerned (details.option). */
+function usageError(msg: string, option: string): EvalError {
+  return new EvalError('EVAL_USAGE', `${msg} (see protoserve eval --help)`, { details: { option } });
 }
 
 function parse(argv: string[]): Options | 'help' {
-  const { values, positionals } = parseArgs({
+  let parsed;
+  try {
+    parsed = parseOptions(argv);
+  } catch (err) {
+    // node:util parseArgs: an unknown option, a missing value (its code names which).
+    throw usageError(messageOf(err), hasCode(err) ? err.code : 'arguments');
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  const usage = (msg: string, option: string): never => {
+    throw usageError(msg, option);
+  };
+  const benchmarks = positionals.flatMap((p) => p.split(','));
+  if (benchmarks.length === 0) usage(`name a benchmark: ${BENCHMARKS.join(', ')}`, 'benchmark');
+  for (const b of benchmarks) if (!(BENCHMARKS as readonly string[]).includes(b)) usage(`unknown benchmark "${b}". Should be one of: ${BENCHMARKS.join(', ')}`, 'benchmark');
+  if (!values.data) usage('--data is required', '--data');
+  if (!values.model && !values.features) usage('give --model (run the embedder on the images) or --features (precomputed features)', '--model');
+  if (values.model && values.features) usage('--model and --features exclude each other', '--features');
+  if (values.calibrate && !values.model) usage('--calibrate writes into a model manifest: it needs --model', '--calibrate');
+  if (values.calibrate && !benchmarks.includes('lfw') && !benchmarks.includes('ijbc')) {
+    usage('--calibrate takes its thresholds from impostor scores: add ijbc or lfw to the benchmarks', '--calibrate');
+  }
+  if (values.throughput && !values.model) usage('--throughput times the model: it needs --model', '--throughput');
+  if (values['save-features'] && !values.model) usage('--save-features needs --model', '--save-features');
+  const int = (v: string | undefined, name: string, def: number | undefined, min = 1): number | undefined => {
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) usage(`--${name}: expected an integer >= ${min}, got "${v}"`, `--${name}`);
+    return n;
+  };
+  const target = values.target ?? 'ijbc';
+  if (target !== 'ijbc' && target !== 'ijbb') usage(`--target: "${target}" is not ijbc or ijbb`, '--target');
+  const onBadImage = values['on-bad-image'] ?? 'fail';
+  if (!(BAD_IMAGE_POLICIES as readonly string[]).includes(onBadImage)) usage(`--on-bad-image: "${onBadImage}" is not ${BAD_IMAGE_POLICIES.join(' or ')}`, '--on-bad-image');
+  if (onBadImage !== 'fail' && !values.model) usage('--on-bad-image applies to images: it needs --model', '--on-bad-image');
+  return {
+    benchmarks: [...new Set(benchmarks)] as Benchmark[],
+    data: resolve(values.data as string),
+    model: values.model,
+    models: values.models ?? 'models',
+    features: values.features ? resolve(values.features) : undefined,
+    suffix: values['feature-suffix'] ?? DEFAULT_FEATURE_SUFFIX,
+    saveFeatures: values['save-features'] ? resolve(values['save-features']) : undefined,
+    out: values.out,
+    json: values.json as boolean,
+    calibrate: values.calibrate as boolean,
+    target: target as IjbTarget,
+    megafaceSet: int(values['megaface-set'], 'megaface-set', 1) as number,
+    clean: values.clean as boolean,
+    device: values.device ?? 'auto',
+    batchSize: int(values['batch-size'], 'batch-size', 64, 2) as number,
+    workers: int(values.workers, 'workers', undefined),
+    cache: values['no-cache'] ? undefined : (values.cache ?? join('.cache', 'eval')),
+    flip: !values['no-flip'],
+    throughput: values.throughput as boolean,
+    onBadImage: onBadImage as BadImagePolicy,
+  };
+}
+
+function parseOptions(argv: string[]) {
+  return parseArgs({
     args: argv,
     strict: true,
     allowPositionals: true,
@@ -110,54 +185,10 @@ function parse(argv: string[]): Options | 'help' {
       'no-cache': { type: 'boolean', default: false },
       'no-flip': { type: 'boolean', default: false },
       throughput: { type: 'boolean', default: false },
+      'on-bad-image': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help) return 'help';
-  const usage = (msg: string): never => {
-    throw new EvalError('EVAL_USAGE', `${msg} (see protoserve eval --help)`);
-  };
-  const benchmarks = positionals.flatMap((p) => p.split(','));
-  if (benchmarks.length === 0) usage(`name a benchmark: ${BENCHMARKS.join(', ')}`);
-  for (const b of benchmarks) if (!(BENCHMARKS as readonly string[]).includes(b)) usage(`unknown benchmark "${b}". Should be one of: ${BENCHMARKS.join(', ')}`);
-  if (!values.data) usage('--data is required');
-  if (!values.model && !values.features) usage('give --model (run the embedder on the images) or --features (precomputed features)');
-  if (values.model && values.features) usage('--model and --features exclude each other');
-  if (values.calibrate && !values.model) usage('--calibrate writes into a model manifest: it needs --model');
-  if (values.calibrate && !benchmarks.includes('lfw') && !benchmarks.includes('ijbc')) {
-    usage('--calibrate takes its thresholds from impostor scores: add ijbc or lfw to the benchmarks');
-  }
-  if (values.throughput && !values.model) usage('--throughput times the model: it needs --model');
-  if (values['save-features'] && !values.model) usage('--save-features needs --model');
-  const int = (v: string | undefined, name: string, def: number | undefined, min = 1): number | undefined => {
-    if (v === undefined) return def;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) usage(`--${name}: expected an integer >= ${min}, got "${v}"`);
-    return n;
-  };
-  const target = values.target ?? 'ijbc';
-  if (target !== 'ijbc' && target !== 'ijbb') usage(`--target: "${target}" is not ijbc or ijbb`);
-  return {
-    benchmarks: [...new Set(benchmarks)] as Benchmark[],
-    data: resolve(values.data as string),
-    model: values.model,
-    models: values.models ?? 'models',
-    features: values.features ? resolve(values.features) : undefined,
-    suffix: values['feature-suffix'] ?? DEFAULT_FEATURE_SUFFIX,
-    saveFeatures: values['save-features'] ? resolve(values['save-features']) : undefined,
-    out: values.out,
-    json: values.json as boolean,
-    calibrate: values.calibrate as boolean,
-    target: target as IjbTarget,
-    megafaceSet: int(values['megaface-set'], 'megaface-set', 1) as number,
-    clean: values.clean as boolean,
-    device: values.device ?? 'auto',
-    batchSize: int(values['batch-size'], 'batch-size', 64, 2) as number,
-    workers: int(values.workers, 'workers', undefined),
-    cache: values['no-cache'] ? undefined : (values.cache ?? join('.cache', 'eval')),
-    flip: !values['no-flip'],
-    throughput: values.throughput as boolean,
-  };
 }
 
 /** --model: an artifact folder, or a manifest name (or folder name) under --models. */
@@ -171,7 +202,7 @@ async function resolveModel(model: string, modelsDir: string): Promise<LoadedArt
   const broken = listing.broken.find((b) => b.dir.endsWith(`/${model}`));
   if (broken) throw new EvalError('MODEL_NOT_EVALUABLE', `Model "${model}" in ${listing.modelsDir} cannot be used: ${broken.message}`);
   const names = listing.artifacts.map((a) => a.manifest.name);
-  throw new EvalError('EVAL_USAGE', `No model "${model}" in ${listing.modelsDir} (models: ${names.length ? names.join(', ') : 'none'}), and ${asDir} is not an artifact folder`);
+  throw new EvalError('MODEL_NOT_FOUND', `No model "${model}" in ${listing.modelsDir} (models: ${names.length ? names.join(', ') : 'none'}), and ${asDir} is not an artifact folder`);
 }
 
 /**
@@ -240,6 +271,7 @@ export async function evalCommand(argv: string[], io: EvalIo = PROCESS_IO): Prom
       suffix: opts.suffix,
       flip: opts.flip,
       warn: (m) => io.stderr(`${m}\n`),
+      onBadImage: opts.onBadImage,
     });
     source = embedder;
     if (!opts.flip) run.notes.push('Flip test off (--no-flip): results differ from the reference protocol.');
@@ -248,15 +280,33 @@ export async function evalCommand(argv: string[], io: EvalIo = PROCESS_IO): Prom
     run.features = opts.features;
   }
 
+  const outDir = resolve(opts.out ?? join('runs', 'eval', `${run.model?.name ?? 'features'}-${opts.benchmarks.join('+')}`));
+  /** The report as it stands: written after each benchmark, so a later failure loses nothing. */
+  const saveReport = async (): Promise<string[]> => {
+    if (embedder) {
+      run.embedding = { ...embedder.stats };
+      run.skipped = [...embedder.skipped];
+      run.decodeWarnings = [...embedder.warnings];
+    }
+    return writeReport(run, outDir);
+  };
+  let step = 'setup';
   try {
     const has = (b: Benchmark) => opts.benchmarks.includes(b);
     if (has('lfw')) {
+      step = 'LFW';
       io.stderr('eval: LFW\n');
       const p = progressFor(io, 'lfw features');
       run.lfw = await runLfw(opts.data, source, p.tick);
       p.done();
+      if (run.lfw.excludedPairs > 0) {
+        run.notes.push(`LFW: ${run.lfw.excludedPairs} of ${run.lfw.pairs} pairs left out (an image skipped); folds keep their place in pairs.txt. Not comparable with the reference's full list.`);
+      }
+      await saveReport();
     }
     if (has('ijbc') || has('ijbc-1n')) {
+      step = opts.target.toUpperCase();
+      embedder?.checkAlignable();
       io.stderr(`eval: ${opts.target.toUpperCase()} image features\n`);
       const p = progressFor(io, `${opts.target} features`);
       const set: IjbImageSet = await loadIjbImages(opts.data, source, { target: opts.target, onProgress: p.tick });
@@ -265,13 +315,29 @@ export async function evalCommand(argv: string[], io: EvalIo = PROCESS_IO): Prom
         run.notes.push(`${set.nameMismatches} rows of the face/template/media list name another image than the landmark list's row; rows are paired by position, as the reference does.`);
       }
       if (has('ijbc')) {
+        step = `${opts.target.toUpperCase()} 1:1`;
         const q = progressFor(io, 'template pairs', undefined, 'pairs');
         run.ijbc = await runIjbVerification(set, q.tick);
         q.done();
+        if (run.ijbc.excludedPairs > 0) {
+          run.notes.push(
+            `IJB-C 1:1: ${run.ijbc.excludedPairs} of ${run.ijbc.pairs} template pairs left out: template(s) ${run.ijbc.templatesWithoutImages.slice(0, 20).join(', ')}` +
+              `${run.ijbc.templatesWithoutImages.length > 20 ? ', ...' : ''} have no image left. Other templates are aggregated without their skipped images. Not comparable with the reference's full list.`,
+          );
+        }
+        await saveReport();
       }
-      if (has('ijbc-1n')) run.ijbc1n = await runIjbIdentification(set);
+      if (has('ijbc-1n')) {
+        step = `${opts.target.toUpperCase()} 1:N`;
+        run.ijbc1n = await runIjbIdentification(set);
+        if (run.ijbc1n.excludedProbes + run.ijbc1n.excludedGallery > 0) {
+          run.notes.push(`IJB-C 1:N: ${run.ijbc1n.excludedGallery} gallery and ${run.ijbc1n.excludedProbes} probe templates left out (no image left, or no gallery mate left). Not comparable with the reference's full lists.`);
+        }
+        await saveReport();
+      }
     }
     if (has('megaface')) {
+      step = 'MegaFace';
       const lists = await readMegafaceLists(opts.data, { set: opts.megafaceSet });
       const distinct = new Set(lists.distractors.flatMap((d) => d.paths)).size;
       io.stderr(`eval: MegaFace, ${lists.probePaths.length} probes, ${distinct} distractors (sizes ${lists.distractors.map((d) => d.size).join(', ')})\n`);
@@ -288,16 +354,26 @@ export async function evalCommand(argv: string[], io: EvalIo = PROCESS_IO): Prom
       pd?.done();
       if (opts.clean) run.notes.push('MegaFace cleaned with the noise lists (noisy probes replaced by their identity centre, without remove_noises.py\'s random jitter; noisy distractors never match).');
       else run.notes.push('MegaFace without the noise lists (--clean applies them, as InsightFace reports 1M rank-1).');
+      const excludedDistractors = Math.max(0, ...run.megaface.sizes.map((x) => x.excludedDistractors));
+      if (run.megaface.excludedProbes + excludedDistractors > 0) {
+        run.notes.push(`MegaFace: ${run.megaface.excludedProbes} probe images and ${excludedDistractors} distractors left out (skipped images); impostor counts and queries are over the rest. Not comparable with the reference's full lists.`);
+      }
+      await saveReport();
     }
-    if (embedder) {
-      run.embedding = { ...embedder.stats };
-      if (embedder.stats.cached > 0) run.notes.push(`${embedder.stats.cached} of ${embedder.stats.images} image features came from the cache (${opts.cache}).`);
+    step = 'the end of the run';
+    if (embedder && embedder.stats.cached > 0) run.notes.push(`${embedder.stats.cached} of ${embedder.stats.images} image features came from the cache (${opts.cache}).`);
+    if (embedder && embedder.skipped.length > 0) run.notes.push(`${embedder.skipped.length} image(s) skipped (--on-bad-image skip); every one is listed under "skipped" in report.json.`);
+    if (embedder && embedder.warnings.length > 0) run.notes.push(`${embedder.warnings.length} image(s) had damaged data, decoded as OpenCV's imread decodes it (listed under "decode_warnings" in report.json).`);
+    if (opts.throughput && session && embedder) {
+      step = 'the throughput measurement';
+      run.throughput = await measureThroughput(session, embedder, opts.batchSize, io);
     }
-    if (opts.throughput && session && embedder) run.throughput = await measureThroughput(session, embedder, opts.batchSize, io);
     if (opts.calibrate && artifact) {
       try {
-        const points = await calibrate(run, artifact.dir, { expectedSha256: artifact.manifest.sha256 });
-        run.operatingPoints = points.map(({ far, threshold, source: s }) => ({ far, threshold, source: s }));
+        const points = await calibrate(run, artifact.dir, { expectedSha256: artifact.manifest.sha256, flip: opts.flip });
+        run.operatingPoints = points.map(({ far, threshold, source: s, pipeline }) => ({ far, threshold, source: s, pipeline }));
+        const served = servedPipelineNote(points, artifact.manifest);
+        if (served) run.notes.push(served);
         for (const p of points) {
           if (p.underSampled) run.notes.push(`Calibration: FAR ${p.far} needs more than ${Math.ceil(1 / p.far)} impostor pairs; its threshold is the highest impostor score.`);
         }
@@ -308,13 +384,18 @@ export async function evalCommand(argv: string[], io: EvalIo = PROCESS_IO): Prom
         run.notes.push(`Calibration failed, no operating points written: ${messageOf(err)}`);
       }
     }
+  } catch (err) {
+    // The benchmarks that finished are in the report already; say which step failed, and why.
+    run.notes.push(`Stopped in ${step}: ${hasCode(err) ? `${err.code}: ` : ''}${messageOf(err)}. The results above are complete.`);
+    await saveReport().catch(() => undefined);
+    io.stderr(`eval: ${step} failed; the report of what finished is in ${outDir}\n`);
+    throw err;
   } finally {
     await embedder?.close();
     await session?.release();
   }
 
-  const outDir = resolve(opts.out ?? join('runs', 'eval', `${run.model?.name ?? 'features'}-${opts.benchmarks.join('+')}`));
-  const files = await writeReport(run, outDir);
+  const files = await saveReport();
   const result = summary(run);
   printSummary(run, io);
   io.stderr(`eval: report in ${outDir} (${files.length} files), ${formatDuration((performance.now() - started) / 1000)}\n`);

@@ -24,7 +24,9 @@ export function featurePath(featureRoot: string, relativeImagePath: string, suff
  */
 export function decodeFeature(bytes: Uint8Array, where = 'feature file'): Float32Array | Float64Array {
   if (bytes.byteLength < HEADER_BYTES) {
-    throw new EvalError('FEATURE_FILE_INVALID', `${where}: ${bytes.byteLength} bytes, shorter than the 16-byte header (rows, cols, stride, type)`);
+    throw new EvalError('FEATURE_FILE_INVALID', `${where}: ${bytes.byteLength} bytes, shorter than the 16-byte header (rows, cols, stride, type)`, {
+      details: { problem: 'no header', bytes: bytes.byteLength, needed: HEADER_BYTES },
+    });
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const rows = view.getInt32(0, true);
@@ -32,15 +34,19 @@ export function decodeFeature(bytes: Uint8Array, where = 'feature file'): Float3
   const stride = view.getInt32(8, true);
   const type = view.getInt32(12, true);
   if (type !== CV_32F && type !== CV_64F) {
-    throw new EvalError('FEATURE_FILE_INVALID', `${where}: matrix type ${type}, expected ${CV_32F} (float32) or ${CV_64F} (float64)`);
+    throw new EvalError('FEATURE_FILE_INVALID', `${where}: matrix type ${type}, expected ${CV_32F} (float32) or ${CV_64F} (float64)`, { details: { problem: 'matrix type', type } });
   }
   const elem = type === CV_32F ? 4 : 8;
   if (rows < 1 || cols < 1 || stride < cols * elem) {
-    throw new EvalError('FEATURE_FILE_INVALID', `${where}: header rows=${rows} cols=${cols} stride=${stride} type=${type} is not a matrix (stride must be >= cols * ${elem})`);
+    throw new EvalError('FEATURE_FILE_INVALID', `${where}: header rows=${rows} cols=${cols} stride=${stride} type=${type} is not a matrix (stride must be >= cols * ${elem})`, {
+      details: { problem: 'matrix shape', rows, cols, stride },
+    });
   }
   const need = HEADER_BYTES + rows * stride;
   if (bytes.byteLength < need) {
-    throw new EvalError('FEATURE_FILE_INVALID', `${where}: truncated, ${bytes.byteLength} bytes for a ${rows}x${cols} matrix needing ${need}`);
+    throw new EvalError('FEATURE_FILE_INVALID', `${where}: truncated, ${bytes.byteLength} bytes for a ${rows}x${cols} matrix needing ${need}`, {
+      details: { problem: 'truncated', bytes: bytes.byteLength, needed: need },
+    });
   }
   const out = type === CV_32F ? new Float32Array(rows * cols) : new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
@@ -75,7 +81,7 @@ export async function readFeature(path: string): Promise<Float32Array | Float64A
     bytes = await readFile(path);
   } catch (err) {
     if (hasCode(err) && err.code === 'ENOENT') {
-      throw new EvalError('FEATURE_FILE_INVALID', `Feature file ${path} not found (features are looked up at <features>/<image path relative to the dataset root><suffix>)`, { cause: err });
+      throw new EvalError('FEATURE_FILE_MISSING', `Feature file ${path} not found (features are looked up at <features>/<image path relative to the dataset root><suffix>)`, { cause: err });
     }
     throw new EvalError('FEATURE_FILE_INVALID', `Cannot read ${path}: ${messageOf(err)}`, { cause: err });
   }

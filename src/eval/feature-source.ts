@@ -28,6 +28,20 @@ export type FeatureForm = 'sum' | 'unit32';
 export interface FeatureMatrix {
   data: Float64Array;
   dim: number;
+  /**
+   * 1 for each request that has no feature (its image was skipped under --on-bad-image skip;
+   * its row is zeros); absent when every request has one. Benchmarks leave such images out and
+   * report what that changes (see each benchmark's `excluded` counts).
+   */
+  missing?: Uint8Array;
+}
+
+/** An image left out of a run, and why. */
+export interface SkippedImage {
+  /** Path relative to the dataset root. */
+  image: string;
+  code: string;
+  message: string;
 }
 
 export interface FeatureSource {

@@ -7,9 +7,10 @@
 // Ties in the ranking keep gallery order (the reference sorts with an unstable quicksort, which
 // only matters for exactly equal scores).
 import { EvalError } from './eval-error.js';
-import { templateFeatures, type IjbImageSet, type TemplateFeatures } from './ijbc.js';
+import { templateFeatures, templatesWithoutImages, type IjbImageSet, type TemplateFeatures } from './ijbc.js';
 import { ijbMetaPaths, readTemplateSubjects } from './ijbc-meta.js';
-import { dotPairwise } from './numeric.js';
+import { dotPairwise, farRank } from './numeric.js';
+import { TopKLargest } from './top-k.js';
 
 export const FPIR_TARGETS = [0.01, 0.1] as const;
 export const TOP_K = [1, 5, 10] as const;
@@ -24,25 +25,30 @@ export interface IdentificationSet extends TemplateFeatures {
   subjects: Int32Array;
 }
 
-/** np.unique(choose_templates, return_index=True): sorted template ids, subject of the first row. */
+/**
+ * np.unique(choose_templates, return_index=True): sorted template ids, subject of the first row.
+ * Templates in `withoutImages` (every image skipped) are left out and listed in `excluded`.
+ */
 export function identificationSet(
   imageFeatures: Float64Array,
   dim: number,
   templates: Int32Array,
   medias: Int32Array,
   chosen: TemplateSet,
-): IdentificationSet {
+  options: { missing?: Uint8Array; withoutImages?: ReadonlySet<number> } = {},
+): IdentificationSet & { excluded: number[] } {
   const firstSubject = new Map<number, number>();
   for (let i = 0; i < chosen.templates.length; i++) {
     if (!firstSubject.has(chosen.templates[i])) firstSubject.set(chosen.templates[i], chosen.subjects[i]);
   }
-  const feats = templateFeatures(imageFeatures, dim, templates, medias, chosen.templates);
-  if (feats.ids.length !== firstSubject.size) {
-    const have = new Set(feats.ids);
-    const missing = [...firstSubject.keys()].filter((t) => !have.has(t)).slice(0, 5);
-    throw new EvalError('DATASET_FORMAT', `1:N: template(s) ${missing.join(', ')} of the gallery/probe list have no image in the face/template/media list`);
+  const feats = templateFeatures(imageFeatures, dim, templates, medias, chosen.templates, options.missing);
+  const have = new Set(feats.ids);
+  const lacking = [...firstSubject.keys()].filter((t) => !have.has(t));
+  const absent = lacking.filter((t) => !options.withoutImages?.has(t));
+  if (absent.length > 0) {
+    throw new EvalError('DATASET_FORMAT', `1:N: template(s) ${absent.slice(0, 5).join(', ')} of the gallery/probe list have no image in the face/template/media list`);
   }
-  return { ...feats, subjects: Int32Array.from(feats.ids, (t) => firstSubject.get(t) as number) };
+  return { ...feats, subjects: Int32Array.from(feats.ids, (t) => firstSubject.get(t) as number), excluded: lacking.sort((a, b) => a - b) };
 }
 
 /** Concatenation of the gallery csvs (G1 then G2). */
@@ -62,6 +68,13 @@ export function concatSets(sets: readonly TemplateSet[]): TemplateSet {
 export interface IdentificationResult {
   probes: number;
   gallery: number;
+  /**
+   * Left out under --on-bad-image skip: gallery templates with no image left, and probes with
+   * no image left or whose subject's gallery template was left out (the protocol needs exactly
+   * one mate per probe).
+   */
+  excludedGallery: number;
+  excludedProbes: number;
   /** Percentages. */
   top: Record<string, number>;
   /** Percentages keyed by FPIR ("0.01", "0.1"), with the score threshold used. */
@@ -69,50 +82,6 @@ export interface IdentificationResult {
   thresholds: Record<string, number>;
   /** CMC: percentage of probes with the mate within rank r, r = 1..cmc.length. */
   cmc: number[];
-}
-
-/** A binary min-heap holding the k largest values seen. */
-export class TopKLargest {
-  private readonly heap: Float64Array;
-  size = 0;
-  constructor(readonly k: number) {
-    this.heap = new Float64Array(Math.max(1, k));
-  }
-  /** The smallest kept value (the k-th largest once full), -Infinity before. */
-  get floor(): number {
-    return this.size < this.k ? -Infinity : this.heap[0];
-  }
-  push(v: number): void {
-    const h = this.heap;
-    if (this.size < this.k) {
-      let i = this.size++;
-      h[i] = v;
-      while (i > 0) {
-        const p = (i - 1) >> 1;
-        if (h[p] <= h[i]) break;
-        [h[p], h[i]] = [h[i], h[p]];
-        i = p;
-      }
-      return;
-    }
-    if (v <= h[0]) return;
-    h[0] = v;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < this.size && h[l] < h[m]) m = l;
-      if (r < this.size && h[r] < h[m]) m = r;
-      if (m === i) break;
-      [h[m], h[i]] = [h[i], h[m]];
-      i = m;
-    }
-  }
-  /** Kept values, largest first. */
-  sorted(): Float64Array {
-    return Float64Array.from(this.heap.subarray(0, this.size)).sort().reverse();
-  }
 }
 
 export function evaluateIdentification(probe: IdentificationSet, gallery: IdentificationSet, maxRank = 10): IdentificationResult {
@@ -127,12 +96,14 @@ export function evaluateIdentification(probe: IdentificationSet, gallery: Identi
   const mask = Int32Array.from(probe.subjects, (s) => {
     const pos = gallerySubject.get(s) ?? [];
     if (pos.length !== 1) {
-      throw new EvalError('METRIC_UNDEFINED', `1:N: probe subject ${s} has ${pos.length} gallery templates; the protocol needs exactly one`);
+      throw new EvalError('METRIC_UNDEFINED', `1:N: probe subject ${s} has ${pos.length} gallery templates; the protocol needs exactly one`, {
+        details: { subject: s, galleryTemplates: pos.length },
+      });
     }
     return pos[0];
   });
 
-  const required = FPIR_TARGETS.map((f) => Math.ceil(nq * f));
+  const required = FPIR_TARGETS.map((f) => farRank(nq, f));
   const negatives = new TopKLargest(Math.max(...required));
   const mateScores = new Float64Array(nq);
   const rankCounts = new Float64Array(maxRank);
@@ -173,7 +144,7 @@ export function evaluateIdentification(probe: IdentificationSet, gallery: Identi
     tpirAtFpir[String(fpir)] = (hits / nq) * 100;
     thresholds[String(fpir)] = th;
   });
-  return { probes: nq, gallery: ng, top, tpirAtFpir, thresholds, cmc };
+  return { probes: nq, gallery: ng, excludedGallery: 0, excludedProbes: 0, top, tpirAtFpir, thresholds, cmc };
 }
 
 /** IJB 1:N from the loaded image set and the gallery/probe csv files. */
@@ -181,7 +152,25 @@ export async function runIjbIdentification(set: IjbImageSet): Promise<Identifica
   const paths = ijbMetaPaths(set.dataDir, set.target);
   const galleryRows = concatSets(await Promise.all(paths.gallery.map((p) => readTemplateSubjects(p))));
   const probeRows = await readTemplateSubjects(paths.probe);
-  const gallery = identificationSet(set.weighted, set.dim, set.templates, set.medias, galleryRows);
-  const probe = identificationSet(set.weighted, set.dim, set.templates, set.medias, probeRows);
-  return evaluateIdentification(probe, gallery);
+  const options = { missing: set.missing, withoutImages: templatesWithoutImages(set) };
+  const gallery = identificationSet(set.weighted, set.dim, set.templates, set.medias, galleryRows, options);
+  const probes = identificationSet(set.weighted, set.dim, set.templates, set.medias, probeRows, options);
+  let probe: IdentificationSet = probes;
+  let excludedProbes = probes.excluded.length;
+  if (gallery.excluded.length > 0) {
+    // A probe whose subject lost its gallery template has no mate to find: left out, counted.
+    const subjects = new Set(gallery.subjects);
+    const keep = Array.from(probe.subjects, (s) => subjects.has(s));
+    excludedProbes += keep.filter((k) => !k).length;
+    probe = keepRows(probe, keep);
+  }
+  const result = evaluateIdentification(probe, gallery);
+  return { ...result, excludedGallery: gallery.excluded.length, excludedProbes };
+}
+
+function keepRows(set: IdentificationSet, keep: boolean[]): IdentificationSet {
+  const rows = keep.flatMap((k, i) => (k ? [i] : []));
+  const features = new Float64Array(rows.length * set.dim);
+  rows.forEach((r, j) => features.set(set.features.subarray(r * set.dim, (r + 1) * set.dim), j * set.dim));
+  return { ids: Int32Array.from(rows, (r) => set.ids[r]), subjects: Int32Array.from(rows, (r) => set.subjects[r]), features, dim: set.dim };
 }

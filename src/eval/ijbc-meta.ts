@@ -52,7 +52,7 @@ export async function readFaceTidMid(path: string): Promise<FaceTidMid> {
   const medias = new Int32Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const f = rows[i].trim().split(/\s+/);
-    if (f.length < 3) throw new EvalError('DATASET_FORMAT', `${path}:${i + 1}: expected "image template_id media_id", got "${rows[i]}"`);
+    if (f.length < 3) throw new EvalError('DATASET_FORMAT', `${path}:${i + 1}: expected "image template_id media_id", got "${rows[i]}"`, { details: { file: path, line: i + 1 } });
     names[i] = f[0];
     templates[i] = toInt(f[1], `${path}:${i + 1}`);
     medias[i] = toInt(f[2], `${path}:${i + 1}`);
@@ -77,7 +77,7 @@ export async function readNameLandmarksScore(path: string): Promise<NameLandmark
     // ijb_11.py: line.strip().split(' ')
     const f = rows[i].trim().split(' ');
     if (f.length !== 12) {
-      throw new EvalError('DATASET_FORMAT', `${path}:${i + 1}: expected "image" + 10 landmark coordinates + detector score (12 fields), got ${f.length}`);
+      throw new EvalError('DATASET_FORMAT', `${path}:${i + 1}: expected "image" + 10 landmark coordinates + detector score (12 fields), got ${f.length}`, { details: { file: path, line: i + 1 } });
     }
     names[i] = f[0];
     for (let k = 0; k < 10; k++) landmarks[i * 10 + k] = toFloat(f[k + 1], `${path}:${i + 1}`);
@@ -104,7 +104,7 @@ export async function readTemplateSubjects(path: string): Promise<TemplateSubjec
   const subjects = new Int32Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const f = rows[i].split(',');
-    if (f.length < 2) throw new EvalError('DATASET_FORMAT', `${path}:${i + 2}: expected TEMPLATE_ID,SUBJECT_ID,..., got "${rows[i]}"`);
+    if (f.length < 2) throw new EvalError('DATASET_FORMAT', `${path}:${i + 2}: expected TEMPLATE_ID,SUBJECT_ID,..., got "${rows[i]}"`, { details: { file: path, line: i + 2 } });
     templates[i] = toInt(f[0].trim(), `${path}:${i + 2}`);
     subjects[i] = toInt(f[1].trim(), `${path}:${i + 2}`);
   }
@@ -135,7 +135,7 @@ export async function streamTemplatePairs(path: string, onChunk: (chunk: PairChu
   let line = 1;
   let total = 0;
   const bad = (why: string): never => {
-    throw new EvalError('DATASET_FORMAT', `${path}:${line}: ${why}; expected "tid1 tid2 label" with integers`);
+    throw new EvalError('DATASET_FORMAT', `${path}:${line}: ${why}; expected "tid1 tid2 label" with integers`, { details: { file: path, line } });
   };
   const endLine = (): void => {
     if (inNumber) {

@@ -23,7 +23,8 @@ export interface TemplateFeatures {
 /**
  * image2template_feature: groups images (rows of `imageFeatures`, already weighted) by
  * template, then by media. `only` restricts the output to these template ids (1:N gallery or
- * probes); every image of such a template is used, wherever it appears in the list.
+ * probes); every image of such a template is used, wherever it appears in the list. Images
+ * marked in `missing` (skipped) are left out; a template left with none has no feature.
  */
 export function templateFeatures(
   imageFeatures: Float64Array,
@@ -31,23 +32,27 @@ export function templateFeatures(
   templates: Int32Array,
   medias: Int32Array,
   only?: Int32Array,
+  missing?: Uint8Array,
 ): TemplateFeatures {
   const n = templates.length;
   if (imageFeatures.length !== n * dim || medias.length !== n) {
     throw new EvalError('FEATURE_DIMENSION', `templates: ${imageFeatures.length / dim} image features for ${n} template rows`);
   }
   // Images of each template in list order (np.where(templates == uqt)).
-  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => templates[a] - templates[b] || a - b);
+  const order = Int32Array.from({ length: n }, (_, i) => i)
+    .filter((i) => !missing?.[i])
+    .sort((a, b) => templates[a] - templates[b] || a - b);
   const wanted = only ? new Set(only) : undefined;
   const ids: number[] = [];
   const rows: Float64Array[] = [];
   let start = 0;
   const acc = new Float64Array(dim);
   const media = new Float64Array(dim);
-  while (start < n) {
+  const rowsLeft = order.length;
+  while (start < rowsLeft) {
     const tid = templates[order[start]];
     let end = start;
-    while (end < n && templates[order[end]] === tid) end++;
+    while (end < rowsLeft && templates[order[end]] === tid) end++;
     if (!wanted || wanted.has(tid)) {
       // Medias in ascending id order; images within a media in list order (stable sort).
       const imgs = Array.from(order.subarray(start, end)).sort((a, b) => medias[a] - medias[b] || a - b);
@@ -113,6 +118,8 @@ export interface PairScores {
   genuine: Float64Array;
   impostor: Float64Array;
   pairs: number;
+  /** Pairs not scored: a template of theirs lost every image (--on-bad-image skip). */
+  excludedPairs: number;
 }
 
 class GrowableF64 {
@@ -139,11 +146,13 @@ export async function scoreTemplatePairs(
   pairListPath: string,
   templates: TemplateFeatures,
   onProgress?: (pairs: number) => void,
+  withoutFeatures: ReadonlySet<number> = new Set(),
 ): Promise<PairScores> {
   const table = templateIndex(templates.ids);
   const { features, dim } = templates;
   const genuine = new GrowableF64();
   const impostor = new GrowableF64();
+  let excludedPairs = 0;
   const rowOf = (tid: number): number => {
     const r = tid >= 0 && tid < table.length ? table[tid] : -1;
     if (r < 0) {
@@ -153,6 +162,10 @@ export async function scoreTemplatePairs(
   };
   const pairs = await streamTemplatePairs(pairListPath, (chunk) => {
     for (let i = 0; i < chunk.length; i++) {
+      if (withoutFeatures.size > 0 && (withoutFeatures.has(chunk.t1[i]) || withoutFeatures.has(chunk.t2[i]))) {
+        excludedPairs++;
+        continue;
+      }
       const a = rowOf(chunk.t1[i]) * dim;
       const b = rowOf(chunk.t2[i]) * dim;
       const s = dotPairwise(features, a, features, b, dim);
@@ -161,11 +174,15 @@ export async function scoreTemplatePairs(
     }
     onProgress?.(chunk.length);
   });
-  return { genuine: genuine.view(), impostor: impostor.view(), pairs };
+  return { genuine: genuine.view(), impostor: impostor.view(), pairs, excludedPairs };
 }
 
 export interface IjbcVerificationResult {
   pairs: number;
+  /** Pairs of the list left out: a template of theirs has no image left (--on-bad-image skip). */
+  excludedPairs: number;
+  /** Those templates. */
+  templatesWithoutImages: number[];
   genuine: number;
   impostor: number;
   /** TPR x 100 keyed by Python's str(FAR): "1e-06" ... "0.1". */
@@ -182,7 +199,17 @@ export function verificationTable(scores: PairScores): IjbcVerificationResult {
   const tprs = tprAtFpr(roc, IJB_FAR_TARGETS);
   const tarAtFar: Record<string, number> = {};
   IJB_FAR_TARGETS.forEach((far, i) => (tarAtFar[pythonFloatLabel(far)] = tprs[i] * 100));
-  return { pairs: scores.pairs, genuine: roc.positives, impostor: roc.negatives, tarAtFar, auc: rocAuc(roc), roc, impostorScores: scores.impostor };
+  return {
+    pairs: scores.pairs,
+    excludedPairs: scores.excludedPairs,
+    templatesWithoutImages: [],
+    genuine: roc.positives,
+    impostor: roc.negatives,
+    tarAtFar,
+    auc: rocAuc(roc),
+    roc,
+    impostorScores: scores.impostor,
+  };
 }
 
 
@@ -197,6 +224,20 @@ export interface IjbImageSet {
   dim: number;
   /** Rows whose image name differs between the two meta files (the reference pairs rows by position). */
   nameMismatches: number;
+  /** 1 for each image skipped (--on-bad-image skip); absent when none was. */
+  missing?: Uint8Array;
+}
+
+/** Templates of the list all of whose images were skipped. */
+export function templatesWithoutImages(set: Pick<IjbImageSet, 'templates' | 'missing'>): Set<number> {
+  const out = new Set<number>();
+  if (!set.missing) return out;
+  const withImage = new Set<number>();
+  set.templates.forEach((t, i) => {
+    if (!set.missing?.[i]) withImage.add(t);
+  });
+  for (const t of set.templates) if (!withImage.has(t)) out.add(t);
+  return out;
 }
 
 /**
@@ -225,7 +266,7 @@ export async function loadIjbImages(
     feature: `${paths.imageDir}/${name}`,
     landmarks: ls.landmarks.subarray(i * 10, i * 10 + 10),
   }));
-  const { data, dim } = await source.features(requests, 'sum', options.onProgress);
+  const { data, dim, missing } = await source.features(requests, 'sum', options.onProgress);
   return {
     dataDir,
     target,
@@ -234,12 +275,14 @@ export async function loadIjbImages(
     weighted: weightByDetectorScore(data, dim, ls.scores),
     dim,
     nameMismatches,
+    ...(missing ? { missing } : {}),
   };
 }
 
 /** IJB 1:1: template features, streamed pair scores, TAR@FAR table. */
 export async function runIjbVerification(set: IjbImageSet, onProgress?: (pairs: number) => void): Promise<IjbcVerificationResult> {
-  const feats = templateFeatures(set.weighted, set.dim, set.templates, set.medias);
-  const scores = await scoreTemplatePairs(ijbMetaPaths(set.dataDir, set.target).templatePairLabel, feats, onProgress);
-  return verificationTable(scores);
+  const feats = templateFeatures(set.weighted, set.dim, set.templates, set.medias, undefined, set.missing);
+  const without = templatesWithoutImages(set);
+  const scores = await scoreTemplatePairs(ijbMetaPaths(set.dataDir, set.target).templatePairLabel, feats, onProgress, without);
+  return { ...verificationTable(scores), templatesWithoutImages: [...without].sort((a, b) => a - b) };
 }

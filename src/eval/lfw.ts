@@ -44,6 +44,12 @@ export interface LfwResult {
   roc: { thresholds: Float64Array; tpr: Float64Array; fpr: Float64Array };
   /** Cosine similarity (1 - d/2) of every different-person pair, ascending (for calibration). */
   impostorScores: Float64Array;
+  /**
+   * Pairs left out because an image of theirs was skipped (--on-bad-image skip): each fold keeps
+   * its place in the pair list (folds are still contiguous blocks of the full list) and loses
+   * them from its training and test sets.
+   */
+  excludedPairs: number;
 }
 
 /** name/name_%04d.jpg, the LFW layout. */
@@ -70,7 +76,7 @@ export function parseLfwPairs(text: string, where = 'pairs.txt'): LfwPairList {
     } else if (f.length === 4 && isInt(f[1]) && isInt(f[3])) {
       pairs.push({ a: lfwImagePath(f[0], Number(f[1])), b: lfwImagePath(f[2], Number(f[3])), same: false });
     } else {
-      throw new EvalError('DATASET_FORMAT', `${where}:${i + 1}: "${lines[i]}" is neither "name n1 n2" nor "name1 n1 name2 n2"`);
+      throw new EvalError('DATASET_FORMAT', `${where}:${i + 1}: "${lines[i]}" is neither "name n1 n2" nor "name1 n1 name2 n2"`, { details: { file: where, line: i + 1 } });
     }
   }
   if (folds < 2) throw new EvalError('DATASET_FORMAT', `${where}: ${folds} folds; cross-validation needs at least 2`);
@@ -186,9 +192,10 @@ export function interpSlinear(x: Float64Array, y: Float64Array, target: number):
 /**
  * The LFW protocol on pair distances (squared L2 of normalized features), pairs in file order.
  */
-export function evaluateLfwDistances(dist: Float64Array, same: ArrayLike<boolean>, nFolds = 10, farTarget = 1e-3): LfwResult {
+export function evaluateLfwDistances(dist: Float64Array, same: ArrayLike<boolean>, nFolds = 10, farTarget = 1e-3, excluded?: Uint8Array): LfwResult {
   const n = dist.length;
   if (same.length !== n) throw new EvalError('METRIC_UNDEFINED', `lfw: ${same.length} labels for ${n} distances`);
+  const kept = (i: number): boolean => !excluded?.[i];
   const sameU8 = Uint8Array.from(Array.from({ length: n }, (_, i) => (same[i] ? 1 : 0)));
   const accThresholds = arange(0, 4, 0.01);
   const valThresholds = arange(0, 4, 0.001);
@@ -199,8 +206,8 @@ export function evaluateLfwDistances(dist: Float64Array, same: ArrayLike<boolean
   const tprRows: Float64Array[] = [];
   const fprRows: Float64Array[] = [];
   for (const [lo, hi] of ranges) {
-    const test = Int32Array.from({ length: hi - lo }, (_, j) => lo + j);
-    const train = Int32Array.from({ length: n - (hi - lo) }, (_, j) => (j < lo ? j : j + (hi - lo)));
+    const test = Int32Array.from({ length: hi - lo }, (_, j) => lo + j).filter(kept);
+    const train = Int32Array.from({ length: n - (hi - lo) }, (_, j) => (j < lo ? j : j + (hi - lo))).filter(kept);
 
     // argmax: the first threshold with the best training accuracy.
     let best = 0;
@@ -240,7 +247,9 @@ export function evaluateLfwDistances(dist: Float64Array, same: ArrayLike<boolean
     tprSum[t] /= nFolds;
     fprSum[t] /= nFolds;
   }
-  const impostorScores = Float64Array.from(Array.from(dist).filter((_, i) => !sameU8[i]), (d) => 1 - d / 2).sort();
+  const impostorScores = Float64Array.from(Array.from(dist).filter((_, i) => !sameU8[i] && kept(i)), (d) => 1 - d / 2).sort();
+  let excludedPairs = 0;
+  for (let i = 0; i < n; i++) if (!kept(i)) excludedPairs++;
   const acc = meanStd(folds.map((f) => f.accuracy));
   const val = meanStd(folds.map((f) => f.val));
   const far = meanStd(folds.map((f) => f.far));
@@ -251,6 +260,7 @@ export function evaluateLfwDistances(dist: Float64Array, same: ArrayLike<boolean
     valAtFar: { target: farTarget, val: val.mean, valStd: val.std, far: far.mean },
     roc: { thresholds: accThresholds, tpr: tprSum, fpr: fprSum },
     impostorScores,
+    excludedPairs,
   };
 }
 
@@ -282,7 +292,7 @@ export async function runLfw(dataDir: string, source: FeatureSource, onProgress?
   const index = new Map<string, number>();
   for (const p of list.pairs) for (const img of [p.a, p.b]) if (!index.has(img)) index.set(img, index.size);
   const images = [...index.keys()];
-  const { data, dim } = await source.features(
+  const { data, dim, missing } = await source.features(
     images.map((image) => ({ image, feature: image, landmarks: landmarks?.get(image) })),
     'sum',
     onProgress,
@@ -296,5 +306,6 @@ export async function runLfw(dataDir: string, source: FeatureSource, onProgress?
     f1.set(data.subarray(a * dim, a * dim + dim), i * dim);
     f2.set(data.subarray(b * dim, b * dim + dim), i * dim);
   });
-  return evaluateLfwDistances(lfwDistances(f1, f2, dim), list.pairs.map((p) => p.same), list.folds);
+  const excluded = missing ? Uint8Array.from(list.pairs, (p) => (missing[index.get(p.a) as number] || missing[index.get(p.b) as number] ? 1 : 0)) : undefined;
+  return evaluateLfwDistances(lfwDistances(f1, f2, dim), list.pairs.map((p) => p.same), list.folds, 1e-3, excluded);
 }

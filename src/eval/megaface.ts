@@ -20,7 +20,8 @@ import { parseDatasetJson, readDatasetText } from './dataset-file.js';
 import { EvalError } from './eval-error.js';
 import { BlockScorer, rowNorms2 } from './exact-search.js';
 import type { FeatureSource } from './feature-source.js';
-import { TopKLargest } from './ijbc-1n.js';
+import { farRank, normalizeRows } from './numeric.js';
+import { TopKLargest } from './top-k.js';
 
 export const MEGAFACE_FAR = 1e-6;
 
@@ -112,7 +113,8 @@ export async function readMegafaceNoises(facescrubPath: string, megafacePath: st
 
 /** Loads the features of `paths` (relative to the probe or distractor root) as n x dim float32. */
 export interface MegafaceFeatureSource {
-  load(kind: 'probe' | 'distractor', paths: readonly string[]): Promise<{ data: Float32Array; dim: number }>;
+  /** `missing`: 1 for each path without a feature (its image was skipped). */
+  load(kind: 'probe' | 'distractor', paths: readonly string[]): Promise<{ data: Float32Array; dim: number; missing?: Uint8Array }>;
 }
 
 export interface MegafaceSizeResult {
@@ -123,10 +125,14 @@ export interface MegafaceSizeResult {
   tarAtFar: number;
   threshold: number;
   impostors: number;
+  /** Distractors of this size left out: their image was skipped (--on-bad-image skip). */
+  excludedDistractors: number;
 }
 
 export interface MegafaceResult {
   probes: number;
+  /** Probe images left out: skipped (--on-bad-image skip); their identity has one image less. */
+  excludedProbes: number;
   identities: number;
   queries: number;
   genuinePairs: number;
@@ -144,12 +150,7 @@ export interface MegafaceOptions {
   scorer?: BlockScorer;
 }
 
-/** ceil(x) of a product that should be an integer or not, without float noise (3530.0000000000005). */
-function ceilClean(x: number): number {
-  return Math.max(1, Math.ceil(Number(x.toPrecision(12))));
-}
-
-export async function evaluateMegaface(lists: MegafaceLists, source: MegafaceFeatureSource, options: MegafaceOptions = {}): Promise<MegafaceResult> {
+export async function evaluateMegaface(allLists: MegafaceLists, source: MegafaceFeatureSource, options: MegafaceOptions = {}): Promise<MegafaceResult> {
   const maxRank = options.maxRank ?? 10;
   const far = options.far ?? MEGAFACE_FAR;
   const blockSize = options.blockSize ?? 4096;
@@ -157,9 +158,11 @@ export async function evaluateMegaface(lists: MegafaceLists, source: MegafaceFea
   try {
     // Probes, with noisy ones replaced by their identity's centre (remove_noises.py, without its
     // random +-0.001 jitter so that results are reproducible).
-    const probe = await source.load('probe', lists.probePaths);
+    const loaded = await source.load('probe', allLists.probePaths);
+    const { probe, lists, excludedProbes } = withoutMissingProbes(loaded, allLists);
     const dim = probe.dim;
     const P = lists.probePaths.length;
+    const missingDistractors = new Set<string>();
     if (options.noises) cleanProbes(probe.data, dim, lists, options.noises.facescrub);
     const qn = rowNorms2(probe.data, P, dim);
     const pp = await scorer.dot(probe.data, P, probe.data, P, dim);
@@ -176,7 +179,7 @@ export async function evaluateMegaface(lists: MegafaceLists, source: MegafaceFea
       if (g) g.push(path);
       else groups.set(mask, [path]);
     }
-    const kImp = ceilClean(far * P * Math.max(...sizes.map((s) => s.paths.length)));
+    const kImp = farRank(P * Math.max(...sizes.map((s) => s.paths.length)), far);
     const groupResults: Array<{ mask: number; nearest: Float64Array; impostors: TopKLargest }> = [];
     options.onProgress?.(0); // the distractors start now (a progress clock can start with it)
     for (const [mask, paths] of groups) {
@@ -190,6 +193,13 @@ export async function evaluateMegaface(lists: MegafaceLists, source: MegafaceFea
           throw new EvalError('FEATURE_DIMENSION', `MegaFace: distractor features have ${block.dim} values, probe features ${dim}`);
         }
         const xn = rowNorms2(block.data, nx, dim);
+        // A skipped distractor is out of the gallery: never closer than a mate, never an impostor.
+        block.missing?.forEach((m, j) => {
+          if (m) {
+            xn[j] = Infinity;
+            missingDistractors.add(blockPaths[j]);
+          }
+        });
         if (options.noises) {
           blockPaths.forEach((p, j) => {
             if (options.noises?.megaface.has(p.split('/').slice(-3).join('/'))) xn[j] = Infinity;
@@ -240,12 +250,13 @@ export async function evaluateMegaface(lists: MegafaceLists, source: MegafaceFea
         cum += hits[r];
         cmc.push((cum / queries) * 100);
       }
-      const n = paths.length;
+      const excludedDistractors = missingDistractors.size === 0 ? 0 : paths.filter((p) => missingDistractors.has(p)).length;
+      const n = paths.length - excludedDistractors;
       const impostorCount = P * n;
       const merged = new TopKLargest(kImp);
       for (const g of inSize) for (const v of g.impostors.sorted()) merged.push(v);
       const top = merged.sorted();
-      const k = ceilClean(far * impostorCount);
+      const k = farRank(impostorCount, far);
       const threshold = k <= top.length ? top[k - 1] : -Infinity;
       const accepted = genuine.reduce((c, v) => c + (v > threshold ? 1 : 0), 0);
       results.push({
@@ -255,12 +266,30 @@ export async function evaluateMegaface(lists: MegafaceLists, source: MegafaceFea
         tarAtFar: genuine.length > 0 ? (accepted / genuine.length) * 100 : NaN,
         threshold,
         impostors: impostorCount,
+        excludedDistractors,
       });
     });
-    return { probes: P, identities: byId.size, queries, genuinePairs: genuine.length, far, sizes: results };
+    return { probes: P, excludedProbes, identities: byId.size, queries, genuinePairs: genuine.length, far, sizes: results };
   } finally {
     if (!options.scorer) await scorer.release();
   }
+}
+
+/** The probe features and lists without the probes whose image was skipped. */
+function withoutMissingProbes(
+  loaded: { data: Float32Array; dim: number; missing?: Uint8Array },
+  lists: MegafaceLists,
+): { probe: { data: Float32Array; dim: number }; lists: MegafaceLists; excludedProbes: number } {
+  const { missing, dim } = loaded;
+  if (!missing || !missing.some((m) => m === 1)) return { probe: loaded, lists, excludedProbes: 0 };
+  const keep = lists.probePaths.flatMap((_, i) => (missing[i] ? [] : [i]));
+  const data = new Float32Array(keep.length * dim);
+  keep.forEach((r, j) => data.set(loaded.data.subarray(r * dim, (r + 1) * dim), j * dim));
+  return {
+    probe: { data, dim },
+    lists: { ...lists, probePaths: keep.map((i) => lists.probePaths[i]), probeIds: keep.map((i) => lists.probeIds[i]) },
+    excludedProbes: lists.probePaths.length - keep.length,
+  };
 }
 
 function insertSorted(arr: Float64Array, offset: number, k: number, v: number): void {
@@ -307,10 +336,7 @@ function cleanProbes(data: Float32Array, dim: number, lists: MegafaceLists, nois
     if (!noisy.has(fileName(p))) return;
     const c = centre.get(lists.probeIds[i]);
     if (!c) throw new EvalError('DATASET_FORMAT', `MegaFace noise list: every image of ${lists.probeIds[i]} is listed as noise`);
-    let norm = 0;
-    for (let k = 0; k < dim; k++) norm += c[k] * c[k];
-    norm = Math.sqrt(norm) || 1;
-    for (let k = 0; k < dim; k++) data[i * dim + k] = c[k] / norm;
+    data.set(normalizeRows(Float64Array.from(c), dim), i * dim);
   });
 }
 
@@ -332,7 +358,7 @@ export async function runMegaface(
         'unit32',
         kind === 'probe' ? options.onProbeProgress : undefined,
       );
-      return { data: Float32Array.from(m.data), dim: m.dim };
+      return { data: Float32Array.from(m.data), dim: m.dim, missing: m.missing };
     },
   };
   return evaluateMegaface(lists, featureSource, { ...options, noises });

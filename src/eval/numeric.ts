@@ -106,6 +106,16 @@ export function normalizeRows(x: Float64Array, d: number): Float64Array {
   return x;
 }
 
+/**
+ * The rank k of the score that sets a threshold at false-accept rate `far` among `count` scores:
+ * k = ceil(count * far), in float64 exactly as Python computes ijb_1n.py line 187
+ * (`math.ceil(query_num * x)`), so 300000 * 1e-5 = 3.0000000000000004 gives 4, as there.
+ * `count` is an exact integer (MegaFace: probes x distractors, multiplied first). At least 1.
+ */
+export function farRank(count: number, far: number): number {
+  return Math.max(1, Math.ceil(count * far));
+}
+
 /** Mean and population standard deviation (np.mean, np.std with ddof=0). */
 export function meanStd(values: ArrayLike<number>): { mean: number; std: number } {
   const n = values.length;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 
 import type { OperatingPoint } from '../artifact/manifest.js';
 import type { EmbedStats } from './embed-images.js';
+import type { SkippedImage } from './feature-source.js';
 import type { IdentificationResult } from './ijbc-1n.js';
 import type { IjbcVerificationResult } from './ijbc.js';
 import type { LfwResult } from './lfw.js';
@@ -42,6 +43,10 @@ export interface EvalRun {
   embedding?: EmbedStats;
   throughput?: Throughput;
   operatingPoints?: OperatingPoint[];
+  /** Images left out under --on-bad-image skip, each with why. */
+  skipped?: SkippedImage[];
+  /** Images whose damaged data was decoded as imread decodes it. */
+  decodeWarnings?: Array<{ image: string; message: string }>;
   notes: string[];
 }
 
@@ -79,16 +84,19 @@ export function fullReport(run: EvalRun): Record<string, unknown> {
   if (run.lfw) {
     out.lfw_detail = {
       pairs: run.lfw.pairs,
+      excluded_pairs: run.lfw.excludedPairs,
       folds: run.lfw.folds.map((f, i) => ({ fold: i + 1, threshold: f.threshold, accuracy: pct(f.accuracy), val_threshold: f.valThreshold, val: pct(f.val), far: pct(f.far) })),
       val_std: pct(run.lfw.valAtFar.valStd),
     };
   }
   if (run.ijbc) {
-    out.ijbc_detail = { pairs: run.ijbc.pairs, genuine: run.ijbc.genuine, impostor: run.ijbc.impostor, auc: run.ijbc.auc, roc: thinRoc(run.ijbc.roc.fpr, run.ijbc.roc.tpr, 2000) };
+    out.ijbc_detail = { pairs: run.ijbc.pairs, excluded_pairs: run.ijbc.excludedPairs, templates_without_images: run.ijbc.templatesWithoutImages, genuine: run.ijbc.genuine, impostor: run.ijbc.impostor, auc: run.ijbc.auc, roc: thinRoc(run.ijbc.roc.fpr, run.ijbc.roc.tpr, 2000) };
   }
-  if (run.ijbc1n) out.ijbc_1n_detail = { probes: run.ijbc1n.probes, gallery: run.ijbc1n.gallery, cmc: run.ijbc1n.cmc, thresholds: run.ijbc1n.thresholds };
+  if (run.ijbc1n) out.ijbc_1n_detail = { probes: run.ijbc1n.probes, gallery: run.ijbc1n.gallery, excluded_probes: run.ijbc1n.excludedProbes, excluded_gallery: run.ijbc1n.excludedGallery, cmc: run.ijbc1n.cmc, thresholds: run.ijbc1n.thresholds };
   if (run.megaface) out.megaface_detail = run.megaface;
   if (run.embedding) out.embedding = run.embedding;
+  if (run.skipped?.length) out.skipped = run.skipped;
+  if (run.decodeWarnings?.length) out.decode_warnings = run.decodeWarnings;
   return out;
 }
 
@@ -162,6 +170,11 @@ export function markdown(run: EvalRun, plots: { ijbcRoc?: string; megafaceCmc?: 
     lines.push('');
   }
   if (run.notes.length > 0) lines.push('## Notes', '', ...run.notes.map((n) => `- ${n}`), '');
+  if (run.skipped?.length) {
+    lines.push('## Skipped images (--on-bad-image skip)', '', '| Image | Code | Why |', '|---|---|---|');
+    for (const k of run.skipped) lines.push(`| ${k.image} | ${k.code} | ${k.message.replace(/\|/g, '\\|')} |`);
+    lines.push('');
+  }
   return lines.join('\n');
 }
 

@@ -7,7 +7,9 @@ import { parseArgs } from 'node:util';
 import { MANIFEST_SCHEMA_VERSION, type ManifestDraft } from '../artifact/manifest.js';
 import { writeArtifact } from '../artifact/write-artifact.js';
 import { resolveTrainingBackend } from '../train/backends/index.js';
-import { buildRunModels, classCounts, inferenceNet } from '../train/build-net.js';
+import { buildModels, buildRunModels, classCounts, inferenceNet } from '../train/build-net.js';
+import { faceInputFormat, readRunIdentities } from '../train/train-embedder.js';
+import { exportGallerySeed } from './export-gallery-seed.js';
 import { buildBackbone } from '../train/nets/registry.js';
 import { readCheckpoint } from '../train/checkpoint.js';
 import { loadRunDataset } from '../train/data/run-dataset.js';
@@ -38,6 +40,10 @@ Options:
   --models DIR       models folder (default models)
   --version V        artifact version (default 1.0.0)
   --backend NAME     training backend for the reference forward pass (default: best available)
+  --gallery-seed FILE  embedders: also write the training identities' prototypes (EPL's empirical
+                     prototypes; a margin head's normalized class weights) as a gallery seed:
+                     FILE.json as JSON, any other name as binary ("PSGS", version, JSON header,
+                     float32 rows; src/export/gallery-seed.ts)
   -h, --help`;
 
 function gitCommit(): string | undefined {
@@ -61,6 +67,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       models: { type: 'string', default: 'models' },
       version: { type: 'string', default: '1.0.0' },
       backend: { type: 'string' },
+      'gallery-seed': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -87,13 +94,22 @@ export async function exportCommand(argv: string[]): Promise<number> {
         `are from the end of the last complete epoch${history.length === 0 ? ' (none yet)' : ''}, not of these weights`,
     );
   }
-  const dataset = await loadRunDataset(config);
-  const { backbone, objective } = buildRunModels(config, dataset);
+  // Face-set runs: the input conventions of the face data; the identities from the run folder.
+  const face = config.faceData;
+  const identities = readRunIdentities(values.run);
+  if (face && !identities) throw new Error(`${join(values.run, 'identities.json')} not found: the run folder is incomplete`);
+  const dataset = face ? undefined : await loadRunDataset(config);
+  const format = face ? faceInputFormat(face) : dataset!;
+  const { backbone, objective } = face
+    ? buildModels(config, { inputShape: [face.height, face.width, 3], classCounts: identities!.counts })
+    : buildRunModels(config, dataset!);
   backbone.setWeights(checkpoint.weights);
   objective.setWeights(checkpoint.objective);
   const { net, append } = inferenceNet(backbone, objective.inferenceHead());
   const task = objective.task;
   const objectiveName = objective.name;
+  const prototypes = values['gallery-seed'] === undefined ? undefined : objective.prototypes?.();
+  if (values['gallery-seed'] !== undefined && !prototypes) throw new Error(`--gallery-seed: objective ${objectiveName} has no identity prototypes (epl and margin do)`);
   objective.dispose();
   const exported = await exportToOnnx(net, { append });
   net.dispose();
@@ -112,28 +128,28 @@ export async function exportCommand(argv: string[]): Promise<number> {
     input: {
       tensor: exported.inputName,
       layout: 'NCHW',
-      height: dataset.height,
-      width: dataset.width,
-      channels: dataset.channels,
-      color: dataset.channels === 1 ? 'gray' : 'rgb',
+      height: format.height,
+      width: format.width,
+      channels: format.channels,
+      color: format.channels === 1 ? 'gray' : 'rgb',
       scale: 1 / 255,
-      mean: dataset.mean,
-      std: dataset.std,
+      mean: format.mean,
+      std: format.std,
       resize: 'stretch',
     },
     output:
       task === 'classifier'
         ? { tensor: exported.outputName, kind: 'probabilities', dimension: exported.outputDim, normalized: false }
         : { tensor: exported.outputName, kind: 'embedding', dimension: exported.outputDim, normalized: true },
-    ...(task === 'classifier' ? { labels: dataset.classNames } : {}),
+    ...(task === 'classifier' ? { labels: dataset!.classNames } : {}),
     provenance: {
-      dataset: `${dataset.name}: ${dataset.source}`,
+      dataset: face ? `face set ${face.dir} (${face.format}, ${face.identities} identities, ${face.images} images)` : `${dataset!.name}: ${dataset!.source}`,
       objective: objectiveName,
       backbone: config.net,
-      hyperparameters: { ...config, trainingClassCounts: classCounts(config, dataset) },
+      hyperparameters: { ...config, ...(dataset ? { trainingClassCounts: classCounts(config, dataset) } : {}) },
       metrics: {
         ...(last ? { ...last.metrics, train_loss: last.loss } : {}),
-        test_images: config.testLimit ?? dataset.test.count,
+        ...(dataset ? { test_images: config.testLimit ?? dataset.test.count } : {}),
         epochs: checkpoint.state.history.length,
         steps: checkpoint.state.globalStep,
       },
@@ -145,6 +161,10 @@ export async function exportCommand(argv: string[]): Promise<number> {
   };
   const written = await writeArtifact(join(values.models, name), { manifest, onnxBytes: exported.model });
   console.error(`wrote ${written.modelPath} (sha256 ${written.manifest.sha256.slice(0, 12)}...) and ${written.manifestPath}; exported with ${backend.name}`);
+  if (prototypes) {
+    const seed = await exportGallerySeed(values['gallery-seed']!, { prototypes, identities, history, run: values.run, model: written.manifest });
+    console.error(`wrote ${values['gallery-seed']}: ${seed.identities} identities, ${seed.kind} prototypes (${prototypes.dimension}-d)${seed.skipped ? `; ${seed.skipped} identities without training images left out` : ''}`);
+  }
   return 0;
 }
 

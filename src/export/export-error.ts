@@ -1,4 +1,5 @@
 // Typed errors of ONNX export: lowering, running the exported graph, and the parity check.
+import { defineErrorCodes, type ErrorCodeSpec } from '../error-registry.js';
 import { ProtoserveError } from '../errors.js';
 import type { ParityReport } from './parity.js';
 
@@ -24,3 +25,12 @@ export class ExportError extends ProtoserveError {
     this.report = options.report;
   }
 }
+
+// Registered with their classes (the CLI's exit statuses): see src/error-registry.ts.
+defineErrorCodes('export', {
+  EXPORT_UNSUPPORTED: { class: 'invalid-input', description: "the net's graph holds something the ONNX lowering cannot express" },
+  EXPORT_OPTIONS_INVALID: { class: 'usage', description: 'export options that cannot be honoured (e.g. a name clash)' },
+  EXPORT_RUNTIME_FAILED: { class: 'internal', description: 'onnxruntime could not load or run the exported graph' },
+  EXPORT_PARITY_FAILED: { class: 'check-failed', description: "the exported graph's outputs differ from the trainer's beyond tolerance" },
+  IMPORT_SOURCE_INVALID: { class: 'invalid-input', description: 'a model to import (TensorFlow.js model.json and its weight shards) cannot be read' },
+} satisfies Record<ExportErrorCode, ErrorCodeSpec>);

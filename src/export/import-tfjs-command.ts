@@ -56,13 +56,13 @@ export async function importTfjsCommand(argv: string[]): Promise<number> {
     console.log(IMPORT_TFJS_USAGE);
     return 0;
   }
-  if (parsed.positionals.length !== 1) throw invalid('give one model.json');
+  if (parsed.positionals.length !== 1) throw invalid('give one model.json', 'model.json');
   const { dir, options } = await readDeclarations(v as DeclarationValues, invalid);
   const flag = (key: string) => (v[key as keyof typeof v] === undefined ? undefined : numbers(v, key, invalid)[0]);
   let face: FaceSpec | undefined;
   if (v['face-input'] !== undefined || v['face-detector'] !== undefined || v['template-scale'] !== undefined) {
     const input = v['face-input'] ?? 'aligned';
-    if (!(FACE_INPUTS as readonly string[]).includes(input)) throw invalid(`--face-input: expected one of ${FACE_INPUTS.join(', ')}, got "${input}"`);
+    if (!(FACE_INPUTS as readonly string[]).includes(input)) throw invalid(`--face-input: expected one of ${FACE_INPUTS.join(', ')}, got "${input}"`, '--face-input');
     face = { input: input as FaceSpec['input'], ...(v['face-detector'] ? { detector: v['face-detector'] } : {}), ...(v['template-scale'] ? { templateScale: flag('template-scale') } : {}) };
   }
   const backend = await resolveTrainingBackend({ backend: v.backend });
@@ -83,6 +83,7 @@ export async function importTfjsCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-function invalid(message: string): ProtoserveError {
-  return new ProtoserveError('INVALID_ARGUMENT', `import-tfjs: ${message}. Run \`protoserve import-tfjs --help\`.`);
+/** INVALID_ARGUMENT; details.option names the flag (or what is wrong). */
+function invalid(message: string, option = 'arguments'): ProtoserveError {
+  return new ProtoserveError('INVALID_ARGUMENT', `import-tfjs: ${message}. Run \`protoserve import-tfjs --help\`.`, { details: { option } });
 }

@@ -9,6 +9,11 @@
 // the four taps are weighted by 15-bit integer coefficients ((1-fy)(1-fx)*32768 ...), rounded
 // with (sum + 2^14) >> 15; taps outside the image read the border value (BORDER_CONSTANT).
 // Pixel centres sit at integer coordinates, as in OpenCV and skimage.
+//
+// Sizes other than 112x112 get the template InsightFace gives them (alignmentTemplate): 112x96
+// (height x width) the unshifted template of face_preprocess.py; square sizes that are multiples
+// of 112 or of 128 the one of estimate_norm (insightface/utils/face_align.py); others are refused.
+import { InferError } from './infer-error.js';
 
 /**
  * The ArcFace 112x112 template (left eye, right eye, nose tip, left and right mouth corners:
@@ -26,6 +31,46 @@ export const ARCFACE_TEMPLATE_112: Float64Array = Float64Array.from(
   ].flatMap(([x, y]) => [Math.fround(Math.fround(x) + 8), Math.fround(y)]),
 );
 
+/** The ArcFace template without the 8-pixel shift, float32 (ijb_onnx.py's SRC before += 8). */
+const ARCFACE_SRC_96 = [30.2946, 51.6963, 65.5318, 51.5014, 48.0252, 71.7366, 33.5493, 92.3655, 62.7299, 92.2041];
+/** estimate_norm's arcface_dst (float32): the 112x112 template as written, not SRC + 8. */
+const ARCFACE_DST = [38.2946, 51.6963, 73.5318, 51.5014, 56.0252, 71.7366, 41.5493, 92.3655, 70.7299, 92.2041];
+
+/** Output size of an alignment: width x height pixels. */
+export interface AlignSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * The landmark template (x1 y1 ... x5 y5, float32 values) InsightFace aligns a face onto for an
+ * output of width x height:
+ *   112x112: ijb_onnx.py's SRC with 8 added to x (ARCFACE_TEMPLATE_112);
+ *   112 high, 96 wide: face_preprocess.py's SRC without the shift;
+ *   square, a multiple of 112: estimate_norm's arcface_dst * (size / 112);
+ *   square, a multiple of 128: arcface_dst * (size / 128), x shifted by 8 * size / 128.
+ * Anything else: ALIGNMENT_SIZE_UNSUPPORTED (the reference asserts on it).
+ */
+export function alignmentTemplate(width: number, height: number): Float64Array {
+  if (width === 112 && height === 112) return ARCFACE_TEMPLATE_112;
+  if (width === 96 && height === 112) return Float64Array.from(ARCFACE_SRC_96, (v) => Math.fround(v));
+  if (width === height && Number.isInteger(width) && width > 0 && (width % 112 === 0 || width % 128 === 0)) {
+    // estimate_norm: float32 template times a Python float stays float32, and so does += diff_x.
+    const by112 = width % 112 === 0;
+    const ratio = by112 ? width / 112 : width / 128;
+    const diffX = by112 ? 0 : 8 * ratio;
+    return Float64Array.from(ARCFACE_DST, (v, i) => {
+      const scaled = Math.fround(Math.fround(v) * ratio);
+      return i % 2 === 0 ? Math.fround(scaled + diffX) : scaled;
+    });
+  }
+  throw new InferError(
+    'ALIGNMENT_SIZE_UNSUPPORTED',
+    `Face alignment has no template for a ${width}x${height} (width x height) input: InsightFace aligns onto 112x112, 112 high by 96 wide, ` +
+      'or a square multiple of 112 or 128 (estimate_norm)',
+  );
+}
+
 /** A 2x3 affine matrix [a, b, c, d, e, f]: x' = a x + b y + c, y' = d x + e y + f. */
 export type Affine = Float64Array;
 
@@ -34,6 +79,9 @@ export type Affine = Float64Array;
  * pairs), i.e. skimage's SimilarityTransform().estimate(src, dst).params[0:2]. In 2-D Umeyama's
  * solution has the closed form a = sum(x.y)/sum|x|^2, b = sum(x cross y)/sum|x|^2 over the
  * centred points (reflections excluded), which is what is computed here in float64.
+ * (scikit-image computes in its inputs' precision: float32 for InsightFace's float32 landmarks and
+ * template, so its matrix differs from this one by float32 rounding, ~1e-5 pixel of translation,
+ * which moves the odd pixel's 1/32-pixel sampling position: 2 of 37,632 values in the fixture.)
  */
 export function estimateSimilarity(src: ArrayLike<number>, dst: ArrayLike<number>): Affine {
   const n = src.length / 2;
@@ -178,17 +226,18 @@ function clamp255(v: number): number {
 
 /**
  * Aligns a face: 5 landmarks (x1 y1 ... x5 y5; 68-point sets are reduced first) in source pixel
- * coordinates -> size x size crop on the ArcFace template (scaled for sizes other than 112).
+ * coordinates -> a crop of `size` (a number: size x size; or width x height) on the template
+ * InsightFace uses for that size (alignmentTemplate; ALIGNMENT_SIZE_UNSUPPORTED for others).
  * Landmarks are rounded to float32 first, as the reference parses them (np.float32).
  */
-export function alignFace(src: Pixels, landmarks: ArrayLike<number>, size = 112): Pixels {
+export function alignFace(src: Pixels, landmarks: ArrayLike<number>, size: number | AlignSize = 112): Pixels {
+  const { width, height } = typeof size === 'number' ? { width: size, height: size } : size;
+  const dst = alignmentTemplate(width, height);
   const five = landmarks.length === 136 ? landmarks68To5(landmarks) : Float64Array.from(landmarks);
   if (five.length !== 10) throw new Error(`alignFace: expected 5 or 68 landmarks (10 or 136 numbers), got ${landmarks.length} numbers`);
   const srcPts = five.map((v) => Math.fround(v));
-  const scale = size / 112;
-  const dst = scale === 1 ? ARCFACE_TEMPLATE_112 : ARCFACE_TEMPLATE_112.map((v) => v * scale);
   const m = estimateSimilarity(srcPts, dst);
-  return { data: warpAffine(src, m, size, size, 0), width: size, height: size, channels: src.channels };
+  return { data: warpAffine(src, m, width, height, 0), width, height, channels: src.channels };
 }
 
 /** Mirror image (np.fliplr), for the flip test. */

@@ -10,8 +10,9 @@ import { messageOf } from '../errors.js';
 import { createSessionOnDevice, type CreateSessionOptions, type ProviderAttempt } from './create-session.js';
 import type { Device, ExecutionProvider } from './devices.js';
 import { InferError } from './infer-error.js';
-import { l2Normalize, softmax, topK, type Prediction } from './postprocess.js';
-import { imageToTensor, inputDims, inputSize, preprocessPixels, type RgbImage } from './preprocess.js';
+import { embeddingsOf, predictionsOf, type Prediction } from './postprocess.js';
+import { imageToTensor, inputDims, inputSize, type RgbImage } from './preprocess.js';
+import { withArticle } from './task-words.js';
 
 /** What ModelSession.create needs of an artifact (readArtifact's LoadedArtifact fits). */
 export interface SessionSource {
@@ -100,39 +101,12 @@ export class ModelSession {
   /** Embedder: one L2-normalized vector per item. */
   async embed(batch: Float32Array, n: number): Promise<Float32Array[]> {
     this.expectTask('embedder', 'embed');
-    const rows = await this.run(batch, n);
-    return this.manifest.output.normalized ? rows : rows.map((r) => l2Normalize(r));
-  }
-
-  /**
-   * Embedder over decoded pixels (e.g. aligned face crops), batched: the evaluator's entry point.
-   * Images of another size than the model's are resized per manifest.input.resize.
-   */
-  async embedPixels(images: readonly RgbImage[], options: { batchSize?: number } = {}): Promise<Float32Array[]> {
-    this.expectTask('embedder', 'embed');
-    const batchSize = Math.max(1, Math.floor(options.batchSize ?? 32));
-    const size = this.itemSize;
-    const out: Float32Array[] = [];
-    for (let start = 0; start < images.length; start += batchSize) {
-      const chunk = images.slice(start, start + batchSize);
-      const batch = new Float32Array(chunk.length * size);
-      for (let i = 0; i < chunk.length; i++) {
-        const img = chunk[i];
-        if (img.width === this.manifest.input.width && img.height === this.manifest.input.height) {
-          imageToTensor(img, this.manifest.input, batch, i * size);
-        } else {
-          batch.set(await preprocessPixels(img, this.manifest.input), i * size);
-        }
-      }
-      out.push(...(await this.embed(batch, chunk.length)));
-    }
-    return out;
+    return embeddingsOf(this.manifest, await this.run(batch, n));
   }
 
   /** Scores as probabilities, best k first. */
   predictions(row: Float32Array, k: number): Prediction[] {
-    const probs = this.manifest.output.kind === 'logits' ? softmax(row) : row;
-    return topK(probs, this.manifest.labels ?? [], k);
+    return predictionsOf(this.manifest, row, k);
   }
 
   /**
@@ -153,7 +127,7 @@ export class ModelSession {
 
   private expectTask(task: Manifest['task'], what: string): void {
     if (this.manifest.task !== task) {
-      throw new InferError('WRONG_TASK', `Model "${this.name}" is ${article(this.manifest.task)}; ${what} needs ${article(task)}`);
+      throw new InferError('WRONG_TASK', `Model "${this.name}" is ${withArticle(this.manifest.task)}; ${what} needs ${withArticle(task)}`);
     }
   }
 
@@ -228,8 +202,4 @@ function metadataOf(meta: readonly ort.InferenceSession.ValueMetadata[] | undefi
 
 function list(names: readonly string[]): string {
   return names.map((n) => `"${n}"`).join(', ');
-}
-
-function article(task: string): string {
-  return `${/^[aeiou]/.test(task) ? 'an' : 'a'} ${task}`;
 }

@@ -1,4 +1,5 @@
 // Model outputs -> what a caller wants: probabilities, the top-k labels, unit-length embeddings.
+import type { Manifest } from '../artifact/manifest.js';
 
 /** Numerically stable softmax (subtracts the max before exp). */
 export function softmax(logits: ArrayLike<number>): Float32Array {
@@ -36,4 +37,15 @@ export function l2Normalize(v: ArrayLike<number>): Float32Array {
   const inv = 1 / Math.sqrt(sq);
   for (let i = 0; i < out.length; i++) out[i] *= inv;
   return out;
+}
+
+/** A classifier's output row -> its k best {label, score}, scores as probabilities (softmax of logits). */
+export function predictionsOf(manifest: Pick<Manifest, 'output' | 'labels'>, row: Float32Array, k: number): Prediction[] {
+  const probs = manifest.output.kind === 'logits' ? softmax(row) : row;
+  return topK(probs, manifest.labels ?? [], k);
+}
+
+/** An embedder's output rows -> unit-length vectors (unless the graph already normalizes). */
+export function embeddingsOf(manifest: Pick<Manifest, 'output'>, rows: Float32Array[]): Float32Array[] {
+  return manifest.output.normalized ? rows : rows.map((r) => l2Normalize(r));
 }

@@ -1,27 +1,41 @@
 // The Express application: routes per resource, one error registry, one line of log per request.
 import express, { type Express, type Request } from 'express';
 
+import { defaultConfig, type ServerConfig } from '../config/server-config.js';
+import type { Galleries } from '../gallery/gallery-registry.js';
+import { DecodePool } from '../infer/decode-pool.js';
 import type { ModelSession } from '../infer/model-session.js';
-import { DEFAULT_MAX_BODY_BYTES } from './content-type-parser.js';
+import { adminGuard } from './admin-guard.js';
+import { admission } from './admission.js';
 import { METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND } from './error-codes.js';
 import { errorHandler } from './error-handler.js';
 import { ModelPool } from './model-pool.js';
 import { requestLog } from './request-log.js';
 import { DETECT_ROUTES, detectRoutes } from './routes/detect.js';
+import { FACE_ROUTES, faceRoutes } from './routes/faces.js';
+import { GALLERY_ROUTES, galleryRoutes } from './routes/galleries.js';
 import { HEALTH_ROUTES, healthRoutes } from './routes/health.js';
+import { IDENTITY_ROUTES, identityRoutes } from './routes/identities.js';
 import { MODEL_ROUTES, modelRoutes } from './routes/models.js';
 import { PREDICT_ROUTES, predictRoutes } from './routes/predict.js';
 
 export interface AppOptions {
   /**
-   * The models to serve. Given sessions, a pool is made and warmed up at once (readiness
-   * turns 200 when that finishes); given a pool, warming it up is the caller's job.
+   * The models to serve. Given sessions, a pool is made (run on the main thread, batched per
+   * config.scheduler) and warmed up at once (readiness turns 200 when that finishes); given a
+   * pool, warming it up is the caller's job.
    */
   models: ModelPool | readonly ModelSession[];
-  /** Largest request body / image, in bytes (default 10 MiB). */
+  /** Limits, deadlines and admin access (default: every field at its default). */
+  config?: Pick<ServerConfig, 'server' | 'limits' | 'scheduler' | 'models'>;
+  /** Largest request body / image, in bytes (overrides config.limits.max_body_bytes). */
   maxBodyBytes?: number;
-  /** Largest decoded image, in pixels (default 64 Mpx). */
+  /** Largest decoded image, in pixels (overrides config.limits.max_pixels). */
   maxPixels?: number;
+  /** The decode worker pool (default: one per config.limits; its idle workers never hold the process open). */
+  decoders?: DecodePool;
+  /** The galleries folder (/v1/galleries); without it, gallery routes answer GALLERY_UNAVAILABLE. */
+  galleries?: Galleries;
   /** No per-request log lines. */
   quiet?: boolean;
   /** Where request lines go (default console.log). */
@@ -36,16 +50,30 @@ const ALLOWED: ReadonlyArray<[string, string]> = [
   [HEALTH_ROUTES.ready, 'GET, HEAD'],
   [MODEL_ROUTES.list, 'GET, HEAD'],
   [MODEL_ROUTES.one, 'GET, HEAD'],
+  [MODEL_ROUTES.load, 'POST'],
+  [MODEL_ROUTES.unload, 'POST'],
   [PREDICT_ROUTES.classify, 'POST'],
   [PREDICT_ROUTES.embed, 'POST'],
   [PREDICT_ROUTES.verify, 'POST'],
   [DETECT_ROUTES.detect, 'POST'],
+  [GALLERY_ROUTES.list, 'GET, HEAD, POST'],
+  [GALLERY_ROUTES.one, 'GET, HEAD, DELETE'],
+  [GALLERY_ROUTES.identify, 'POST'],
+  [IDENTITY_ROUTES.list, 'GET, HEAD, POST'],
+  [IDENTITY_ROUTES.one, 'GET, HEAD, PATCH, DELETE'],
+  [IDENTITY_ROUTES.verify, 'POST'],
+  [FACE_ROUTES.list, 'GET, HEAD, POST'],
+  [FACE_ROUTES.one, 'DELETE'],
 ];
 
 export function createApp(options: AppOptions): Express {
-  const pool = options.models instanceof ModelPool ? options.models : new ModelPool(options.models);
+  const config = options.config ?? defaultConfig();
+  const pool = options.models instanceof ModelPool ? options.models : new ModelPool(options.models, [], { config });
   if (!(options.models instanceof ModelPool)) void pool.warmup();
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const limits = { ...config.limits, maxBodyBytes: options.maxBodyBytes ?? config.limits.maxBodyBytes, maxPixels: options.maxPixels ?? config.limits.maxPixels };
+  const decoders =
+    options.decoders ??
+    new DecodePool({ concurrency: limits.concurrentDecodes, maxQueued: limits.maxQueuedDecodes, maxPixels: limits.maxPixels, maxFaces: limits.maxFaces });
 
   const app = express();
   app.disable('x-powered-by');
@@ -53,9 +81,20 @@ export function createApp(options: AppOptions): Express {
   if (!options.quiet) app.use(requestLog(options.log ?? ((line) => console.log(line))));
 
   app.use(healthRoutes(pool));
-  app.use(modelRoutes(pool));
-  app.use(predictRoutes(pool, { maxBodyBytes, maxPixels: options.maxPixels }));
-  app.use(detectRoutes(pool, { maxBodyBytes, maxPixels: options.maxPixels }));
+  app.use(modelRoutes(pool, { admin: adminGuard(config.server.adminRoutes) }));
+  const predictOptions = {
+    maxBodyBytes: limits.maxBodyBytes,
+    maxTopK: limits.maxTopK,
+    maxInFlight: limits.maxInFlightRequests,
+    deadlineMs: config.server.requestDeadlineMs,
+    maxFaces: limits.maxFaces,
+    decoders,
+  };
+  app.use(predictRoutes(pool, predictOptions));
+  app.use(detectRoutes(pool, predictOptions));
+  const galleryOptions = { ...predictOptions, galleries: options.galleries };
+  const admitFaces = admission(predictOptions.maxInFlight);
+  app.use(galleryRoutes(pool, galleryOptions, admitFaces), identityRoutes(pool, galleryOptions, admitFaces), faceRoutes(pool, galleryOptions, admitFaces));
 
   for (const [path, allowed] of ALLOWED) {
     app.all(path, (req: Request, res) => {
@@ -66,7 +105,6 @@ export function createApp(options: AppOptions): Express {
   app.use((req: Request) => {
     throw new ROUTE_NOT_FOUND(req.method, req.path);
   });
-  app.use(errorHandler({ logError: options.logError ?? ((line) => console.error(line)), maxBodyBytes }));
+  app.use(errorHandler({ logError: options.logError ?? ((line) => console.error(line)), maxBodyBytes: limits.maxBodyBytes }));
   return app;
 }
-

@@ -122,7 +122,7 @@ export function imagePairBody(options: ImageBodyOptions = {}): RequestHandler {
   };
 }
 
-function multipartError(err: unknown, maxBytes: number, expected: string): HttpError {
+export function multipartError(err: unknown, maxBytes: number, expected: string): HttpError {
   if (err instanceof MulterError) {
     switch (err.code) {
       case 'LIMIT_FILE_SIZE':

@@ -15,14 +15,25 @@ export interface ErrorDefinition {
 /** An error the server answers as `{error: {code, message}}` with `statusCode`. */
 export class HttpError extends ProtoserveError {
   readonly statusCode: number;
+  /** Sent as the Retry-After header (503s). */
+  retryAfterS?: number;
+  /** Extra machine-readable fields of the answer's `error` object (e.g. a model's `state`). */
+  fields?: Record<string, unknown>;
 
   constructor(code: string, statusCode: number, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.statusCode = statusCode;
   }
 
-  toJSON(): { error: { code: string; message: string } } {
-    return { error: { code: this.code, message: this.message } };
+  /** Adds a Retry-After and/or details; returns this. */
+  with(extra: { retryAfterS?: number; details?: Record<string, unknown> }): this {
+    if (extra.retryAfterS !== undefined) this.retryAfterS = extra.retryAfterS;
+    if (extra.details) this.fields = { ...this.fields, ...extra.details };
+    return this;
+  }
+
+  toJSON(): { error: { code: string; message: string } & Record<string, unknown> } {
+    return { error: { ...this.fields, code: this.code, message: this.message } };
   }
 }
 
@@ -51,6 +62,8 @@ export const MULTIPART_MALFORMED = createError('MULTIPART_MALFORMED', 'Malformed
 export const INVALID_PARAMETER = createError('INVALID_PARAMETER', 'Invalid parameter %s: %s', 400);
 export const WRONG_TASK = createError('WRONG_TASK', 'Model "%s" is %s; %s', 400);
 export const BAD_REQUEST = createError('BAD_REQUEST', 'Bad request: %s', 400);
+// 403
+export const ADMIN_FORBIDDEN = createError('ADMIN_FORBIDDEN', '%s', 403);
 // 404, 405
 export const MODEL_NOT_FOUND = createError('MODEL_NOT_FOUND', 'Model "%s" not found; available models: %s', 404);
 export const ROUTE_NOT_FOUND = createError('ROUTE_NOT_FOUND', 'No route %s %s; see GET /v1/models', 404);
@@ -72,6 +85,22 @@ export const FACE_INDEX_OUT_OF_RANGE = createError('FACE_INDEX_OUT_OF_RANGE', '%
 export const INTERNAL = createError('INTERNAL', 'Internal server error (see the server log)', 500);
 export const INFERENCE_FAILED = createError('INFERENCE_FAILED', 'Inference failed: %s', 500);
 export const NOT_READY = createError('NOT_READY', 'Not ready: %s', 503);
+// Scheduling: model states, back-pressure, deadlines, load/unload
+export const MODEL_UNAVAILABLE = createError('MODEL_UNAVAILABLE', 'Model %s', 503);
+export const OVERLOADED = createError('OVERLOADED', 'The server is at capacity (%s); retry after %s s', 503);
+export const DEADLINE_EXCEEDED = createError('DEADLINE_EXCEEDED', 'No answer within the request deadline of %s ms; %s', 504);
+export const MODEL_LOAD_FAILED = createError('MODEL_LOAD_FAILED', 'Model "%s" could not be loaded: %s', 500);
+// Galleries (1:N identification): the gallery layer writes the whole message (src/gallery).
+export const BAD_LANDMARKS = createError('BAD_LANDMARKS', '%s', 400);
+export const GALLERY_NOT_FOUND = createError('GALLERY_NOT_FOUND', '%s', 404);
+export const IDENTITY_NOT_FOUND = createError('IDENTITY_NOT_FOUND', '%s', 404);
+export const FACE_NOT_FOUND = createError('FACE_NOT_FOUND', '%s', 404);
+export const GALLERY_EXISTS = createError('GALLERY_EXISTS', '%s', 409);
+export const IDENTITY_EXISTS = createError('IDENTITY_EXISTS', '%s', 409);
+export const IDENTITY_EMPTY = createError('IDENTITY_EMPTY', '%s', 409);
+export const MODEL_MISMATCH = createError('MODEL_MISMATCH', '%s', 409);
+export const GALLERY_UNAVAILABLE = createError('GALLERY_UNAVAILABLE', '%s', 503);
+export const FAISS_UNAVAILABLE = createError('FAISS_UNAVAILABLE', '%s', 503);
 
 /** Every code the API can answer, with status and message format (docs, tests). */
 export const ERROR_CODES: ReadonlyMap<string, ErrorDefinition> = registry;

@@ -4,9 +4,22 @@
 import type { ErrorRequestHandler } from 'express';
 
 import { messageOf } from '../errors.js';
+import { GalleryError } from '../gallery/gallery-error.js';
 import { InferError } from '../infer/infer-error.js';
+import { SchedulerError } from '../infer/scheduler-error.js';
 import { DEFAULT_MAX_BODY_BYTES } from './content-type-parser.js';
-import { BAD_REQUEST, HttpError, IMAGE_TOO_LARGE, IMAGE_UNREADABLE, INFERENCE_FAILED, INTERNAL, PAYLOAD_TOO_LARGE } from './error-codes.js';
+import {
+  BAD_REQUEST,
+  ERROR_CODES,
+  HttpError,
+  IMAGE_TOO_LARGE,
+  IMAGE_UNREADABLE,
+  INFERENCE_FAILED,
+  INTERNAL,
+  MODEL_UNAVAILABLE,
+  OVERLOADED,
+  PAYLOAD_TOO_LARGE,
+} from './error-codes.js';
 
 export function toHttpError(err: unknown, maxBodyBytes = DEFAULT_MAX_BODY_BYTES): HttpError {
   if (err instanceof HttpError) return err;
@@ -18,6 +31,23 @@ export function toHttpError(err: unknown, maxBodyBytes = DEFAULT_MAX_BODY_BYTES)
         return new IMAGE_TOO_LARGE(err.message);
       case 'INFERENCE_FAILED':
         return new INFERENCE_FAILED(err.message);
+      case 'NO_FACE_FOUND':
+      case 'BAD_LANDMARKS':
+        return whole(err);
+      default:
+        break;
+    }
+  }
+  if (err instanceof GalleryError && ERROR_CODES.has(err.code)) return whole(err);
+  if (err instanceof SchedulerError) {
+    switch (err.code) {
+      case 'QUEUE_FULL':
+        return new OVERLOADED(err.message, err.retryAfterS ?? 1).with({ retryAfterS: err.retryAfterS ?? 1 });
+      case 'MODEL_UNAVAILABLE':
+        return new MODEL_UNAVAILABLE(err.message).with({ retryAfterS: err.retryAfterS, details: { state: err.state } });
+      case 'CANCELLED':
+        // The client is gone; this answer reaches nobody.
+        return new BAD_REQUEST(err.message);
       default:
         break;
     }
@@ -27,6 +57,12 @@ export function toHttpError(err: unknown, maxBodyBytes = DEFAULT_MAX_BODY_BYTES)
   if (status === 413) return new PAYLOAD_TOO_LARGE(maxBodyBytes);
   if (typeof status === 'number' && status >= 400 && status < 500) return new BAD_REQUEST(messageOf(err));
   return new INTERNAL();
+}
+
+/** An error whose code is a registry code and whose message is already the whole answer. */
+function whole(err: InferError | GalleryError): HttpError {
+  const def = ERROR_CODES.get(err.code) as { code: string; statusCode: number };
+  return new HttpError(def.code, def.statusCode, err.message);
 }
 
 export function errorHandler(options: { logError: (line: string) => void; maxBodyBytes: number }): ErrorRequestHandler {
@@ -39,6 +75,7 @@ export function errorHandler(options: { logError: (line: string) => void; maxBod
     if (httpError.statusCode >= 500 && !(err instanceof HttpError)) {
       logError(`${req.method} ${req.originalUrl}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     }
+    if (httpError.retryAfterS !== undefined) res.setHeader('Retry-After', String(httpError.retryAfterS));
     res.status(httpError.statusCode).json(httpError.toJSON());
   };
 }

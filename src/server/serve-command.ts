@@ -2,6 +2,7 @@
 // (SIGINT / SIGTERM, or the abort signal tests pass), so `await serveCommand(argv)` means "serve".
 import { parseArgs } from 'node:util';
 
+import { configToJson, loadServerConfig } from '../config/load-server-config.js';
 import { ProtoserveError, messageOf } from '../errors.js';
 import { DEVICES, parseDevice } from '../infer/devices.js';
 import { DEFAULT_MAX_BODY_BYTES } from './content-type-parser.js';
@@ -12,7 +13,13 @@ export const SERVE_USAGE = `Usage: protoserve serve [options]
 Loads every model artifact (<models>/<name>/model.onnx + manifest.json) and answers HTTP.
 
 Options:
+  --config <file>      JSON config file: limits, deadlines, scheduler settings per model
+                       (default $PROTOSERVE_CONFIG; every key, its default and its environment
+                       variable: README "Configuration"); flags win over the environment,
+                       the environment over the file
+  --print-config       print the configuration in effect (defaults, file, environment, flags) and exit
   --models <dir>       models folder (default ./models)
+  --galleries <dir>    galleries folder, created if missing (default $GALLERIES or ./galleries)
   --port <n>           port, 0 for any free one (default $PORT or 8080)
   --host <addr>        interface to listen on (default $HOST or all interfaces)
   --device <name>      ${DEVICES.join(' | ')} (default auto: cuda if it loads, else cpu)
@@ -22,7 +29,7 @@ Options:
 
 Endpoints:
   GET  /v2/health/live              200 once listening
-  GET  /v2/health/ready             200 once every model ran one inference, else 503
+  GET  /v2/health/ready             200 once every loaded model is ready, else 503; each model's state
   GET  /v1/models                   served models, with the execution provider of each
   GET  /v1/models/{name}            a model's manifest
   POST /v1/models/{name}/classify   image (multipart field "image", or raw image/* body) -> top-k labels; ?top_k=5
@@ -30,10 +37,20 @@ Endpoints:
                                     (?input=photo, or the manifest's face.input) -> every face's
                                     box, score, keypoints and embedding
   POST /v1/models/{name}/verify     image1 + image2 (multipart) -> cosine similarity and the decision
-                                    at the model's operating points; ?far=1e-4 (embedders); photos:
+                                    at the model's operating points; ?far=1e-4 or ?threshold= (embedders); photos:
                                     the largest face of each, or ?face1= / ?face2=
   POST /v1/models/{name}/detect     photo -> every face's box, score and keypoints in the photo's
-                                    pixels; ?score_threshold= ?max_faces= (detectors)`;
+                                    pixels; ?score_threshold= ?max_faces= (detectors)
+  POST /v1/models/{name}/load       (re)load a model from the models folder: retry a failed one, pick up a new one
+  POST /v1/models/{name}/unload     unload a model (admin routes: loopback clients only by default)
+  POST|GET /v1/galleries            create {name, model, index?, metadata?} | list galleries
+  GET|DELETE /v1/galleries/{g}      a gallery (its model, index, counts) | delete it
+  POST|GET /v1/galleries/{g}/identities            create {id, metadata?} | list (?limit=&cursor=)
+  GET|PATCH|DELETE /v1/galleries/{g}/identities/{id}
+  POST|GET /v1/galleries/{g}/identities/{id}/faces enrol face images (field "image", optional
+                                    "landmarks", or ?input=photo) | list faces; DELETE .../faces/{face}
+  POST /v1/galleries/{g}/identify   faces -> top-k identities each (?k=5), unknown below the threshold
+  POST /v1/galleries/{g}/identities/{id}/verify    faces -> similarity to the identity's prototype`;
 
 export interface ServeCommandHooks {
   /** Closes the server when aborted (tests; programmatic use). */
@@ -53,7 +70,10 @@ export async function serveCommand(argv: string[], hooks: ServeCommandHooks = {}
       strict: true,
       allowPositionals: false,
       options: {
+        config: { type: 'string' },
+        'print-config': { type: 'boolean' },
         models: { type: 'string' },
+        galleries: { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
         device: { type: 'string' },
@@ -70,29 +90,37 @@ export async function serveCommand(argv: string[], hooks: ServeCommandHooks = {}
     return;
   }
 
-  const portText = values.port ?? process.env.PORT ?? '8080';
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) {
-    throw invalid(`--port${values.port === undefined ? ' (from $PORT)' : ''}: expected an integer from 0 to 65535, got "${portText}"`);
+  if (values.port !== undefined && (!/^\d+$/.test(values.port) || Number(values.port) > 65535)) {
+    throw invalid(`--port: expected an integer from 0 to 65535, got "${values.port}"`);
   }
-  let maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+  let maxBodyBytes: number | undefined;
   if (values['max-body-mb'] !== undefined) {
     const mb = Number(values['max-body-mb']);
     if (!Number.isFinite(mb) || mb <= 0 || mb > 1024) throw invalid(`--max-body-mb: expected a number of MB in (0, 1024], got "${values['max-body-mb']}"`);
     maxBodyBytes = Math.round(mb * 1024 * 1024);
   }
-  const device = parseDevice(values.device ?? 'auto');
+  if (values.device !== undefined) parseDevice(values.device);
 
-  const running = await startServer({
-    modelsDir: values.models ?? 'models',
-    port,
-    host: values.host ?? process.env.HOST,
-    device,
-    maxBodyBytes,
-    quiet: values.quiet ?? false,
-    log,
-    logError: hooks.logError,
+  const config = await loadServerConfig({
+    file: values.config,
+    flags: {
+      'server.models': values.models,
+      'server.galleries': values.galleries,
+      'server.port': values.port,
+      'server.host': values.host,
+      'server.device': values.device,
+      'server.quiet': values.quiet,
+      'limits.max_body_bytes': maxBodyBytes === undefined ? undefined : String(maxBodyBytes),
+    },
   });
+  // `protoserve serve` keeps galleries in ./galleries unless told otherwise.
+  config.server.galleries ??= 'galleries';
+  if (values['print-config']) {
+    log(JSON.stringify(configToJson(config), null, 2));
+    return;
+  }
+
+  const running = await startServer({ config, log, logError: hooks.logError });
   hooks.onListening?.(running);
 
   await new Promise<void>((resolve) => {

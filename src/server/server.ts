@@ -1,21 +1,25 @@
 // Starts the HTTP server on a models folder: reads every artifact (broken ones are reported and
-// skipped), creates one onnxruntime session per model on the device, says which execution
-// provider runs each, listens, then warms every model up (readiness turns 200 after that).
+// skipped), starts each model's sessions on the device per its scheduler settings and says
+// which execution provider runs each, listens, then warms every model up (readiness turns 200
+// after that).
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { basename } from 'node:path';
 
-import { listArtifacts, type BrokenArtifact } from '../artifact/registry.js';
+import { defaultConfig, type ServerConfig } from '../config/server-config.js';
 import { ProtoserveError, hasCode, messageOf } from '../errors.js';
-import { describeProvider } from '../infer/create-session.js';
+import { Galleries } from '../gallery/gallery-registry.js';
+import { DecodePool } from '../infer/decode-pool.js';
 import { parseDevice, type Device } from '../infer/devices.js';
-import { ModelSession } from '../infer/model-session.js';
 import { createApp } from './app.js';
 import { ModelPool } from './model-pool.js';
 
 export interface StartServerOptions {
+  /** Every setting (default: each at its default); the options below override it. */
+  config?: ServerConfig;
   /** Folder holding <model>/manifest.json + model.onnx (default ./models). */
   modelsDir?: string;
+  /** The galleries folder (created if missing); default config.server.galleries, none if unset. */
+  galleriesDir?: string;
   /** 0 picks a free port (default 8080). */
   port?: number;
   /** Interface to listen on (default: all interfaces). */
@@ -39,6 +43,7 @@ export interface RunningServer {
   url: string;
   port: number;
   pool: ModelPool;
+  galleries?: Galleries;
   /** Resolves when every model finished its warm-up (never rejects; see pool.readiness()). */
   ready: Promise<void>;
   close(): Promise<void>;
@@ -47,63 +52,63 @@ export interface RunningServer {
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
   const log = options.log ?? ((line: string) => console.log(line));
   const logError = options.logError ?? ((line: string) => console.error(line));
-  const device = parseDevice(options.device ?? 'auto');
-  const listing = await listArtifacts(options.modelsDir ?? 'models');
-  const broken: BrokenArtifact[] = [...listing.broken];
-  for (const b of listing.broken) logError(`skipping ${b.dir}: ${b.code}: ${b.message}`);
+  const base = options.config ?? defaultConfig();
+  const config: ServerConfig = {
+    ...base,
+    server: {
+      ...base.server,
+      models: options.modelsDir ?? base.server.models,
+      port: options.port ?? base.server.port,
+      host: options.host ?? base.server.host,
+      device: parseDevice(options.device ?? base.server.device),
+      quiet: options.quiet ?? base.server.quiet,
+      galleries: options.galleriesDir ?? base.server.galleries,
+    },
+    limits: { ...base.limits, maxBodyBytes: options.maxBodyBytes ?? base.limits.maxBodyBytes, maxPixels: options.maxPixels ?? base.limits.maxPixels },
+  };
+  const { device } = config.server;
+  const pool = await ModelPool.open({ modelsDir: config.server.models, device, config, log, logError });
+  if (pool.list().length === 0) logError(`no servable models in ${config.server.models}: /v2/health/ready will answer 503`);
 
-  const sessions: ModelSession[] = [];
-  for (const artifact of listing.artifacts) {
+  let galleries: Galleries | undefined;
+  if (config.server.galleries !== undefined) {
     try {
-      const session = await ModelSession.create(artifact, { device });
-      sessions.push(session);
-      const { manifest } = session;
-      log(`model ${manifest.name} ${manifest.version} (${manifest.task}, ${basename(artifact.dir)}/) runs on ${describeProvider(session)}`);
+      galleries = await Galleries.open(config.server.galleries, { checkpointBytes: config.server.galleryCheckpointBytes, warn: logError });
     } catch (err) {
-      if (hasCode(err) && (err.code === 'DEVICE_UNAVAILABLE' || err.code === 'UNSUPPORTED_DEVICE')) {
-        // An explicit device that cannot load is an error for the whole server, not one model.
-        await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
-        throw err;
-      }
-      const code = hasCode(err) ? err.code : 'MODEL_LOAD_FAILED';
-      broken.push({ dir: artifact.dir, code, message: messageOf(err) });
-      logError(`skipping ${artifact.dir}: ${code}: ${messageOf(err)}`);
-    } finally {
-      artifact.bytes = undefined; // the session holds the model now
+      await pool.release();
+      throw err;
     }
+    for (const g of galleries.unavailable()) logError(`gallery ${g.name} unavailable: ${g.code}: ${g.message}`);
+    const open = galleries.list();
+    log(`galleries in ${galleries.dir}: ${open.length ? open.map((g) => `${g.name} (${g.identityCount} identities, model ${g.meta.model.name})`).join(', ') : 'none yet'}`);
   }
-  if (sessions.length === 0) logError(`no servable models in ${listing.modelsDir}: /v2/health/ready will answer 503`);
 
-  const pool = new ModelPool(sessions, broken);
-  const app = createApp({
-    models: pool,
-    maxBodyBytes: options.maxBodyBytes,
-    maxPixels: options.maxPixels,
-    quiet: options.quiet,
-    log,
-    logError,
-  });
+  const { limits } = config;
+  const decoders = new DecodePool({ concurrency: limits.concurrentDecodes, maxQueued: limits.maxQueuedDecodes, maxPixels: limits.maxPixels, maxFaces: limits.maxFaces });
+  decoders.start();
+  const app = createApp({ models: pool, config, decoders, galleries, quiet: config.server.quiet, log, logError });
 
-  const port = options.port ?? 8080;
-  const server = options.host ? app.listen(port, options.host) : app.listen(port);
+  const { port, host } = config.server;
+  const server = host ? app.listen(port, host) : app.listen(port);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('listening', resolve);
       server.once('error', reject);
     });
   } catch (err) {
-    await pool.release();
-    const where = `${options.host || '*'}:${port}`;
+    await Promise.all([pool.release(), decoders.close(), galleries?.close()]);
+    const where = `${host || '*'}:${port}`;
     const hint = hasCode(err) && err.code === 'EADDRINUSE' ? ' (port in use: pass --port or set PORT)' : '';
     throw new ProtoserveError('LISTEN_FAILED', `Cannot listen on ${where}: ${messageOf(err)}${hint}`, { cause: err });
   }
   // Keep-alive connections must not outlive a request's body limits or hold shutdown forever.
   server.requestTimeout = 60_000;
   const address = server.address() as AddressInfo;
-  const shownHost = !options.host || options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const shownHost = !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${address.port}`;
-  const scope = shownHost === options.host ? '' : 'all interfaces, ';
-  log(`listening on ${scope}${url} (${sessions.length} model${sessions.length === 1 ? '' : 's'}, device ${device})`);
+  const scope = shownHost === host ? '' : 'all interfaces, ';
+  const served = pool.list().length;
+  log(`listening on ${scope}${url} (${served} model${served === 1 ? '' : 's'}, device ${device})`);
 
   const ready = pool.warmup((m) => {
     if (m.state === 'failed') logError(`warm-up of ${m.session.name} failed: ${m.reason}`);
@@ -125,8 +130,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
         });
         server.closeIdleConnections();
       });
-      await pool.release();
+      await Promise.all([pool.release(), decoders.close(), galleries?.close()]);
     })());
 
-  return { server, url, port: address.port, pool, ready, close };
+  return { server, url, port: address.port, pool, galleries, ready, close };
 }

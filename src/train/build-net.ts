@@ -22,20 +22,31 @@ export function classCounts(config: Pick<RunConfig, 'trainLimit'>, dataset: Imag
   return counts;
 }
 
+/** What the models of a run are built for: the input, and the training classes (identities). */
+export interface RunShape {
+  inputShape: [number, number, number];
+  classCounts: readonly number[];
+}
+
 export function buildRunModels(config: RunConfig, dataset: ImageDataset): RunModels {
+  return buildModels(config, { inputShape: [dataset.height, dataset.width, dataset.channels], classCounts: classCounts(config, dataset) });
+}
+
+export function buildModels(config: RunConfig, shape: RunShape): RunModels {
   const backbone = buildBackbone(config.net, {
-    inputShape: [dataset.height, dataset.width, dataset.channels],
+    inputShape: shape.inputShape,
     width: config.width,
+    embeddingDim: config.embeddingDim,
     seed: config.seed,
   });
   const objective = buildObjective(
     config.objective,
     {
       features: backbone.outputDim,
-      classes: dataset.classNames.length,
-      classCounts: classCounts(config, dataset),
+      classes: shape.classCounts.length,
+      classCounts: shape.classCounts,
       seed: config.seed,
-      inputShape: [dataset.height, dataset.width, dataset.channels],
+      inputShape: shape.inputShape,
     },
     config.objectiveOptions,
   );

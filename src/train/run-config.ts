@@ -17,12 +17,42 @@ export interface StageConfig extends OptimizerConfig {
   warmupEpochs: number;
 }
 
+/** A face training set on disk (src/train/data/open-face-set.ts), streamed. */
+export interface FaceDataConfig {
+  /** Identity folders (root/<identity>/*.jpg) or InsightFace's train.rec + train.idx. */
+  dir: string;
+  format: 'folders' | 'recordio';
+  /** Images are resized to this (InsightFace's sets are aligned 112x112). */
+  height: number;
+  width: number;
+  /** Mirror each training image left-right with probability 1/2 (default on). */
+  flip: boolean;
+  identities: number;
+  images: number;
+}
+
+/** Verification pairs held out from training, scored after every epoch (embedders). */
+export interface ValidationConfig {
+  /** An LFW-layout folder (pairs.txt + name/name_0001.jpg) or an InsightFace .bin (lfw.bin, cfp_fp.bin). */
+  path: string;
+  /** TAR is reported at this false accept rate. */
+  far: number;
+}
+
 export interface RunConfig {
+  /** A packaged dataset (DATASET_NAMES), or 'faces' with `faceData`. */
   dataset: string;
   /** Backbone name from the registry (src/train/nets), e.g. 'resnet8'. */
   net: string;
   /** Base width of the backbone, where it has one. */
   width?: number;
+  /** Embedding size of the backbone (mobilefacenet, iresnet*; an embedding layer on resnet*). */
+  embeddingDim?: number;
+  /** Embedders trained on a face set. */
+  faceData?: FaceDataConfig;
+  /** The backbone's initial weights came from this run folder or checkpoint (fine-tuning). */
+  initFrom?: string;
+  validation?: ValidationConfig;
   /** Objective name from src/train/objectives/registry.ts. */
   objective: string;
   /** The objective's own hyperparameters (e.g. BCE3S's r), recorded in provenance. */
@@ -91,7 +121,14 @@ export function validateRunConfig(c: RunConfig): RunConfig {
   const nonNegative = (v: unknown, field: string) => {
     if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw new Error(`${field}: expected a number >= 0, got ${String(v)}`);
   };
-  if (!TRAIN_DATASET_NAMES.includes(c.dataset)) throw new Error(`dataset: "${c.dataset}" is not one of ${TRAIN_DATASET_NAMES.join(', ')}`);
+  if (c.faceData) {
+    positiveInt(c.faceData.height, 'input-size');
+    positiveInt(c.faceData.width, 'input-size');
+  } else if (!TRAIN_DATASET_NAMES.includes(c.dataset)) {
+    throw new Error(`dataset: "${c.dataset}" is not one of ${TRAIN_DATASET_NAMES.join(', ')}`);
+  }
+  if (c.embeddingDim !== undefined) positiveInt(c.embeddingDim, 'embedding-dim');
+  if (c.validation && !(c.validation.far > 0 && c.validation.far < 1)) throw new Error(`val-far: expected a number in (0, 1), got ${c.validation.far}`);
   positiveInt(c.batchSize, 'batch-size');
   if (c.width !== undefined) positiveInt(c.width, 'width');
   if (c.trainLimit !== undefined) positiveInt(c.trainLimit, 'train-limit');

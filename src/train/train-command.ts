@@ -7,15 +7,17 @@ import { resolveTrainingBackend, TRAINING_BACKEND_NAMES } from './backends/index
 import { buildRunModels, classCounts } from './build-net.js';
 import { readCheckpoint } from './checkpoint.js';
 import { ClassRebalancedSampler } from './data/class-sampler.js';
-import { defaultAugmentation, loadRunDataset, TRAIN_DATASET_NAMES } from './data/run-dataset.js';
+import { CLASSIFIER_DATA_SETS, defaultAugmentation, loadRunDataset, TRAIN_DATASET_NAMES } from './data/run-dataset.js';
 import { evaluateLongTail, type LongTailEvaluation } from './evaluate-long-tail.js';
 import { pixelsPerImage, takeSplit } from './data/image-dataset.js';
 import { InMemorySource } from './data/training-source.js';
 import { LONG_TAIL_HELP, LONG_TAIL_OPTIONS, longTailFlags, type LongTailFlags } from './long-tail-flags.js';
 import { train, type RunState } from './loop.js';
 import type { StepPosition } from './objectives/objective.js';
-import { describeBackbones } from './nets/registry.js';
-import { describeObjectives, OBJECTIVE_NAMES, objectiveStages, optionsFromFlags, resolveObjectiveOptions } from './objectives/registry.js';
+import { backboneTakes, describeBackbones } from './nets/registry.js';
+import { describeObjectives, OBJECTIVE_NAMES, objectiveStages, objectiveTask, optionsFromFlags, resolveObjectiveOptions } from './objectives/registry.js';
+import { EMBEDDER_FLAGS, EMBEDDER_HELP, embedderFlags } from './embedder-options.js';
+import { openFaceData, trainEmbedder } from './train-embedder.js';
 import { writeRunReport } from './run-report.js';
 import { DEFAULT_RUN_CONFIG, DEFAULT_STAGE, validateRunConfig, type RunConfig, type StageConfig } from './run-config.js';
 import { SCHEDULE_NAMES } from './schedule.js';
@@ -29,8 +31,7 @@ Data and model:
   --dataset NAME         ${TRAIN_DATASET_NAMES.join(' | ')} (default ${DEFAULT_RUN_CONFIG.dataset})
   --net NAME             backbone (default ${DEFAULT_RUN_CONFIG.net}):
 ${describeBackbones()
-  .filter((b) => b.name.startsWith('resnet'))
-  .map((b) => `                           ${b.name.padEnd(9)} ${b.summary}`)
+  .map((b) => `                           ${b.name.padEnd(13)} ${b.summary}`)
   .join('\n')}
   --width N              backbone base width (default ${DEFAULT_RUN_CONFIG.width})
   --objective NAME       the training objective (default ${DEFAULT_RUN_CONFIG.objective}):
@@ -39,6 +40,8 @@ ${describeObjectives()
   .join('\n')}
   --train-limit N        use only the first N training images
   --test-limit N         evaluate on only the first N test images
+
+${EMBEDDER_HELP}
 
 Optimization (the first stage of the objective; bce3s's defaults are its reference's:
 sgd, lr 0.01, momentum 0.9, weight decay 5e-3, cosine):
@@ -98,6 +101,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       resume: { type: 'boolean', default: false },
       backend: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
+      ...EMBEDDER_FLAGS,
     },
   });
   if (values.help) {
@@ -136,6 +140,23 @@ export async function trainCommand(argv: string[]): Promise<number> {
     throw new Error(`Unsupported objective: "${given.objective}". Should be one of: ${OBJECTIVE_NAMES.join(', ')}`);
   }
   const lt = longTailFlags(values);
+  // --data is the files of --dataset cifar10|cifar100|folder, else a face training set (embedders);
+  // --no-flip (flip false, parseArgs' negation) turns off the face set's flips too.
+  const classifierData = given.dataset !== undefined && CLASSIFIER_DATA_SETS.includes(given.dataset);
+  if (!classifierData) delete lt.given.data;
+  const embedder = embedderFlags(
+    { ...values, data: classifierData ? undefined : values.data, 'no-flip': values.data !== undefined && !classifierData && (values as { flip?: boolean }).flip === false },
+    given.objective,
+    values.resume,
+    num,
+  );
+  Object.assign(given, defined(embedder.given));
+  if (embedder.faceSet && values.dataset !== undefined) throw new Error('--data and --dataset exclude each other: --data DIR is the training set');
+  const faces = embedder.faceSet ? await openFaceData(embedder.faceSet) : undefined;
+  if (faces) {
+    Object.assign(given, { dataset: 'faces', faceData: faces.config });
+    delete lt.given.augment;
+  }
   const runDir = values.out ?? join('runs', `${given.dataset ?? DEFAULT_RUN_CONFIG.dataset}-${given.net ?? DEFAULT_RUN_CONFIG.net}`);
   const checkpointPath = join(runDir, 'checkpoint.ckpt');
   if (!values.resume && existsSync(checkpointPath)) {
@@ -145,11 +166,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const config = validateRunConfig(stored ? resumedConfig(stored, given, stageGiven, lt) : freshConfig(given, stageGiven, lt));
 
   const backend = await resolveTrainingBackend({ backend: values.backend });
+  if (objectiveTask(config.objective) === 'embedder') {
+    mkdirSync(runDir, { recursive: true });
+    return trainEmbedder({ config, runDir, checkpointPath, resume: stored !== undefined, backend: backend.name, faces: faces?.source });
+  }
   const dataset = await loadRunDataset(config);
   mkdirSync(runDir, { recursive: true });
   const first = config.stages[0];
   console.error(
-    `training ${config.net} (width ${config.width}) with ${config.objective} on ${dataset.name}: ${config.trainLimit ?? dataset.train.count} train / ` +
+    `training ${config.net}${config.width ? ` (width ${config.width})` : ''} with ${config.objective} on ${dataset.name}: ${config.trainLimit ?? dataset.train.count} train / ` +
       `${config.testLimit ?? dataset.test.count} test images, ${first.epochs} epochs, batch ${config.batchSize}, ` +
       `${first.optimizer} lr ${first.learningRate}; run folder ${runDir}`,
   );
@@ -166,7 +191,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   };
   const trainSplit = config.trainLimit ? takeSplit(dataset.train, config.trainLimit, pixelsPerImage(dataset)) : dataset.train;
   const augment = config.augment && (config.augment.padding > 0 || config.augment.flip) ? config.augment : undefined;
-  const { state, complete } = await train({
+  const { state, complete, imagesPerSecond } = await train({
     config,
     data: new InMemorySource(dataset, trainSplit, augment),
     partnerSampler: config.partnerPower ? new ClassRebalancedSampler(trainSplit.labels, dataset.classNames.length, config.partnerPower) : undefined,
@@ -186,7 +211,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     epochs: state.history.length,
     steps: state.globalStep,
     metrics: last?.metrics,
-    imagesPerSecond: last?.imagesPerSecond,
+    imagesPerSecond,
+    workers: 1,
     history: state.history,
   };
   writeFileSync(join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
@@ -194,6 +220,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     run: runDir,
     complete,
     backend: backend.name,
+    workers: 1,
+    imagesPerSecond,
     config,
     dataset: { name: dataset.name, source: dataset.source, classNames: dataset.classNames, classCounts: counts, testImages: test.count },
     history: state.history,
@@ -233,6 +261,16 @@ function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>
     throw new Error(`--stage2-*: ${base.objective} has one stage (${specs[0].name}); the flags apply to two-stage objectives such as bce3s`);
   }
   const stages = specs.map((s, i) => ({ ...DEFAULT_STAGE, ...s.defaults, name: s.name, ...defined(i === 0 ? stageGiven : i === 1 ? lt.stage2 : {}) }));
+  const objectiveOptions = resolveObjectiveOptions(base.objective, { ...base.objectiveOptions, ...optionsFromFlags(base.objective, lt.objectiveFlags) });
+  if (objectiveTask(base.objective) === 'embedder') {
+    // Face sets bring their own input conventions and flips (embedder-options.ts). Backbones
+    // without a base width (the face backbones) take none; embedders on a CIFAR ResNet get an
+    // embedding layer unless told its size.
+    const config: RunConfig = { ...base, objectiveOptions, stages };
+    if (given.width === undefined && !backboneTakes(config.net, 'width')) delete config.width;
+    if (config.embeddingDim === undefined && config.net.startsWith('resnet')) config.embeddingDim = 128;
+    return config;
+  }
   const augment = { ...defaultAugmentation(base.dataset, base.imageSize), ...lt.given.augment };
   return {
     ...base,
@@ -240,7 +278,7 @@ function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>
     ...(base.longTail && { longTail: { profile: 'exp', order: 'index', ...(base.longTail as Partial<NonNullable<RunConfig['longTail']>>), imbalance: base.longTail.imbalance } }),
     augment,
     evalFlip: lt.given.evalFlip ?? augment.flip,
-    objectiveOptions: resolveObjectiveOptions(base.objective, optionsFromFlags(base.objective, lt.objectiveFlags)),
+    objectiveOptions,
     stages,
   };
 }
@@ -253,14 +291,15 @@ function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>
  * an error, not ignored.
  */
 function resumedConfig(state: RunState, given: Partial<RunConfig>, stageGiven: Partial<StageConfig>, lt: LongTailFlags): RunConfig {
-  // Runs stored before augmentation and flip evaluation were settings had neither.
-  const stored: RunConfig = { augment: { padding: 0, flip: false }, evalFlip: false, ...state.config };
+  // Classifier runs stored before augmentation and flip evaluation were settings had neither.
+  const legacy = objectiveTask(state.config.objective) === 'classifier' ? { augment: { padding: 0, flip: false }, evalFlip: false } : {};
+  const stored: RunConfig = { ...legacy, ...state.config };
   const differs = (key: string, value: unknown, was: unknown) =>
     new Error(
       `--resume: ${key} ${show(value)} differs from the run's ${show(was)}; a resumed run keeps its ` +
         `configuration (only --epochs, --stage2-epochs and --max-steps may change). Leave the flag out, or train into a new --out folder.`,
     );
-  const objectiveOptions = optionsFromFlags(stored.objective, lt.objectiveFlags);
+  const objectiveOptions = { ...given.objectiveOptions, ...optionsFromFlags(stored.objective, lt.objectiveFlags) };
   const contradiction = findContradiction({ ...defined(given), ...lt.given, objectiveOptions, maxSteps: undefined }, stored);
   if (contradiction) throw differs(...contradiction);
   const stagesGiven = [stageGiven, lt.stage2];

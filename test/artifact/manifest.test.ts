@@ -153,7 +153,7 @@ describe('writeArtifact / readArtifact', () => {
   test('refuses an invalid manifest before writing anything', async () => {
     await assert.rejects(
       writeArtifact(join(dir, 'bad'), { manifest: { ...classifier.manifest, labels: ['x'] }, onnxBytes: classifier.bytes }),
-      { code: 'MANIFEST_INVALID', message: /manifest\.labels/ },
+      { code: 'MANIFEST_INVALID', field: 'manifest.labels' },
     );
     await assert.rejects(readdir(join(dir, 'bad')), { code: 'ENOENT' });
   });
@@ -165,8 +165,9 @@ describe('writeArtifact / readArtifact', () => {
     await assert.rejects(readArtifact(target), (err: unknown) => {
       assert.ok(err instanceof ArtifactError);
       assert.equal(err.code, 'MODEL_HASH_MISMATCH');
-      assert.match(err.message, new RegExp(`expected ${manifest.sha256}`));
-      assert.match(err.message, /actual [0-9a-f]{64}/);
+      assert.equal(err.details?.expected, manifest.sha256);
+      assert.match(String(err.details?.actual), /^[0-9a-f]{64}$/);
+      assert.notEqual(err.details?.actual, manifest.sha256);
       return true;
     });
     // Without verification the same artifact loads (no bytes read).
@@ -179,7 +180,7 @@ describe('writeArtifact / readArtifact', () => {
     await assert.rejects(readArtifact(join(dir, 'empty')), { code: 'MANIFEST_NOT_FOUND' });
     await mkdir(join(dir, 'notjson'));
     await writeFile(join(dir, 'notjson', 'manifest.json'), '{ nope');
-    await assert.rejects(readArtifact(join(dir, 'notjson')), { code: 'MANIFEST_UNREADABLE', message: /not valid JSON/ });
+    await assert.rejects(readArtifact(join(dir, 'notjson')), { code: 'MANIFEST_UNREADABLE', details: { problem: 'not JSON' } });
     await mkdir(join(dir, 'nomodel'));
     await writeFile(join(dir, 'nomodel', 'manifest.json'), JSON.stringify(goodClassifier()));
     await assert.rejects(readArtifact(join(dir, 'nomodel')), { code: 'MODEL_FILE_MISSING' });
@@ -212,11 +213,11 @@ describe('updateOperatingPoints', () => {
     const target = join(dir, 'emb2');
     await writeArtifact(target, { manifest: embedder.manifest, onnxBytes: embedder.bytes });
     const text = await readFile(join(target, 'manifest.json'), 'utf8');
-    await assert.rejects(updateOperatingPoints(target, [{ far: 0.1, threshold: 0.2 }, { far: 0.1, threshold: 0.3 }]), { code: 'MANIFEST_INVALID', message: /operatingPoints\[1\]\.far/ });
+    await assert.rejects(updateOperatingPoints(target, [{ far: 0.1, threshold: 0.2 }, { far: 0.1, threshold: 0.3 }]), { code: 'MANIFEST_INVALID', field: 'manifest.operatingPoints[1].far' });
     assert.equal(await readFile(join(target, 'manifest.json'), 'utf8'), text);
     const cls = join(dir, 'cls');
     await writeArtifact(cls, { manifest: classifier.manifest, onnxBytes: classifier.bytes });
-    await assert.rejects(updateOperatingPoints(cls, [{ far: 0.1, threshold: 0.2 }]), { code: 'MANIFEST_INVALID', message: /only embedders/ });
+    await assert.rejects(updateOperatingPoints(cls, [{ far: 0.1, threshold: 0.2 }]), { code: 'MANIFEST_INVALID', field: 'manifest.operatingPoints' });
   });
 
   test('expectedSha256: writes for the model measured, refuses (file untouched) when the folder holds another', async () => {
@@ -234,7 +235,7 @@ describe('updateOperatingPoints', () => {
     await assert.rejects(updateOperatingPoints(target, [{ far: 1e-3, threshold: 0.9 }], { expectedSha256: measured }), (err: unknown) => {
       assert.ok(err instanceof ArtifactError);
       assert.equal(err.code, 'MODEL_MANIFEST_MISMATCH');
-      assert.match(err.message, new RegExp(`${replaced.manifest.sha256}.*${measured}`));
+      assert.deepEqual(err.details, { manifestSha256: replaced.manifest.sha256, expectedSha256: measured });
       return true;
     });
     assert.equal(await readFile(join(target, 'manifest.json'), 'utf8'), text);

@@ -31,7 +31,7 @@ describe('protoserve models', () => {
   });
 
   test('import refuses missing required flags', async () => {
-    await assert.rejects(modelsCommand(['import', join(dir, 'face.onnx'), '--task', 'embedder', '--licence', 'MIT']), { code: 'INVALID_ARGUMENT', message: /--name is required/ });
-    await assert.rejects(modelsCommand(['import', join(dir, 'face.onnx'), '--name', 'x', '--task', 'segmenter', '--licence', 'MIT']), { code: 'INVALID_ARGUMENT', message: /--task/ });
+    await assert.rejects(modelsCommand(['import', join(dir, 'face.onnx'), '--task', 'embedder', '--licence', 'MIT']), { code: 'INVALID_ARGUMENT', details: { option: '--name' } });
+    await assert.rejects(modelsCommand(['import', join(dir, 'face.onnx'), '--name', 'x', '--task', 'segmenter', '--licence', 'MIT']), { code: 'INVALID_ARGUMENT', details: { option: '--task' } });
   });
 });

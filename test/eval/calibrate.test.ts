@@ -3,6 +3,8 @@ import { test } from 'node:test';
 
 import { thresholdsAtFar } from '../../src/eval/calibrate.js';
 import { evalCommand } from '../../src/eval/eval-command.js';
+import { farRank } from '../../src/eval/numeric.js';
+import { readReference } from '../fixtures/reference.js';
 
 test('thresholds at FAR: the ceil(FAR x n)-th largest impostor score; fewer than FAR x n lie above it', () => {
   // 20,000 impostor scores i / 20000, i = 0 .. 19999, ascending.
@@ -15,6 +17,21 @@ test('thresholds at FAR: the ceil(FAR x n)-th largest impostor score; fewer than
   assert.deepEqual([p4.threshold, p4.measuredFar], [(n - 2) / n, 1 / n]);
   // FAR 1e-5: 0.2 impostors: the highest score, flagged as under-sampled.
   assert.deepEqual([p5.threshold, p5.measuredFar, p5.underSampled], [(n - 1) / n, 0, true]);
+});
+
+test("one rank rule, Python's math.ceil(n * far) (ijb_1n.py), on every reference case", () => {
+  const { cases } = readReference<{ cases: Array<{ n: number; far: number; ceil: number }> }>('ceil-far.json');
+  for (const c of cases) assert.equal(farRank(c.n, c.far), c.ceil, `ceil(${c.n} * ${c.far})`);
+  // 300000 * 1e-5 is 3.0000000000000004 in float64: Python's ceil gives 4, not 3.
+  assert.equal(cases.find((c) => c.n === 300000 && c.far === 1e-5)?.ceil, 4);
+});
+
+test('calibration ranks by that rule: FAR 1e-5 of 300,000 impostors is the 4th largest', () => {
+  const n = 300000;
+  const scores = Float64Array.from({ length: n }, (_, i) => i / n);
+  const [p] = thresholdsAtFar(scores, [1e-5]);
+  assert.equal(p.threshold, (n - 4) / n);
+  assert.equal(p.measuredFar, 3 / n);
 });
 
 test('eval --help prints the usage on stdout', async () => {

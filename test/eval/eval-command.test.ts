@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { cp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -13,10 +13,11 @@ import { makeFaceBenchmarks, type FaceBenchmarkPaths } from '../../scripts/fixtu
 import type { ManifestDraft } from '../../src/artifact/manifest.js';
 import { readManifest } from '../../src/artifact/read-artifact.js';
 import { writeArtifact } from '../../src/artifact/write-artifact.js';
-import { preprocessingKey } from '../../src/eval/embed-images.js';
+import { preprocessingKey } from '../../src/infer/served-pipeline.js';
 import { evalCommand } from '../../src/eval/eval-command.js';
 import { readFeature } from '../../src/eval/feature-file.js';
 import { OnnxGraphBuilder } from '../../src/onnx/onnx-builder.js';
+import { mulberry32 } from '../../src/seeded-random.js';
 import { colorEmbedder, tempDir } from '../infer/tiny-models.js';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -29,8 +30,8 @@ let modelDir: string;
  * seeded weights, output NOT normalized (as ArcFace-style ONNX exports), input "input.1".
  */
 function tinyFaceEmbedder(): { bytes: Uint8Array; manifest: ManifestDraft } {
-  let seed = 2024;
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296 - 0.5);
+  const uniform = mulberry32(2024);
+  const rand = () => uniform() - 0.5;
   const g = new OnnxGraphBuilder('tiny-face');
   g.addInput('input.1', ['batch', 3, 112, 112]);
   g.addFloat('conv.weight', [8, 3, 8, 8], Float32Array.from({ length: 8 * 3 * 64 }, () => rand() * 0.2));
@@ -215,15 +216,57 @@ test('a calibration that fails (the model was replaced during the run) still wri
   assert.equal((await readManifest(dir)).operatingPoints, undefined);
 });
 
-test('usage errors name the problem', async () => {
-  await assert.rejects(evalCommand(['lfw', '--data', fx.lfw]), { code: 'EVAL_USAGE', message: /--model .* or --features/ });
-  await assert.rejects(evalCommand(['cfp', '--data', fx.lfw, '--features', fx.lfwFeatures]), { code: 'EVAL_USAGE', message: /unknown benchmark "cfp"/ });
-  await assert.rejects(evalCommand(['lfw', '--data', fx.lfw, '--features', fx.lfwFeatures, '--calibrate']), { code: 'EVAL_USAGE', message: /--calibrate/ });
+test('usage errors are EVAL_USAGE naming the option', async () => {
+  await assert.rejects(evalCommand(['lfw', '--data', fx.lfw]), { code: 'EVAL_USAGE', details: { option: '--model' } });
+  await assert.rejects(evalCommand(['cfp', '--data', fx.lfw, '--features', fx.lfwFeatures]), { code: 'EVAL_USAGE', details: { option: 'benchmark' } });
+  await assert.rejects(evalCommand(['lfw', '--data', fx.lfw, '--features', fx.lfwFeatures, '--calibrate']), { code: 'EVAL_USAGE', details: { option: '--calibrate' } });
+  await assert.rejects(evalCommand(['lfw', '--data', fx.lfw, '--features', fx.lfwFeatures, '--bogus']), { code: 'EVAL_USAGE', details: { option: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' } });
+  await assert.rejects(evalCommand(['lfw', '--data', fx.lfw, '--model', modelDir, '--on-bad-image', 'ignore']), { code: 'EVAL_USAGE', details: { option: '--on-bad-image' } });
+  await assert.rejects(evalCommand(['lfw', '--data', fx.lfw, '--model', 'no-such-model', '--models', join(tmp.dir, 'models')]), { code: 'MODEL_NOT_FOUND' });
   // --calibrate without lfw or ijbc is refused before any work (the data folder is not even read).
   for (const b of ['megaface', 'ijbc-1n']) {
-    await assert.rejects(evalCommand([b, '--data', join(tmp.dir, 'no-such-data'), '--model', modelDir, '--calibrate']), {
-      code: 'EVAL_USAGE',
-      message: /--calibrate .*add ijbc or lfw/,
-    });
+    await assert.rejects(evalCommand([b, '--data', join(tmp.dir, 'no-such-data'), '--model', modelDir, '--calibrate']), { code: 'EVAL_USAGE', details: { option: '--calibrate' } });
   }
+});
+
+test('a benchmark that fails keeps the reports of those that finished', async () => {
+  // LFW runs; MegaFace then finds no template lists in the LFW folder.
+  const out = join(tmp.dir, 'out-partial');
+  const err: string[] = [];
+  await assert.rejects(
+    evalCommand(['lfw', 'megaface', '--data', fx.lfw, '--features', fx.lfwFeatures, '--out', out], { stdout: () => {}, stderr: (t) => err.push(t) }),
+    { code: 'DATASET_FILE_MISSING' },
+  );
+  const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+  assert.ok(Math.abs(report.lfw.accuracy.mean - (59 / 60) * 100) < 1e-9); // the hand-worked fixture
+  assert.equal(report.megaface, undefined);
+  assert.ok(report.notes.some((n: string) => n.startsWith('Stopped in MegaFace: DATASET_FILE_MISSING')), JSON.stringify(report.notes));
+  assert.match(await readFile(join(out, 'report.md'), 'utf8'), /## LFW/);
+});
+
+test('--on-bad-image skip: LFW leaves out the pairs of skipped images, and the report lists every skipped file', async () => {
+  const data = join(tmp.dir, 'lfw-bad');
+  await cp(fx.lfw, data, { recursive: true });
+  // Same_F0_P0_0001.jpg (a same pair of fold 0) is damaged beyond decoding; DiffB_F2_P1_0001.jpg is gone.
+  await writeFile(join(data, 'Same_F0_P0/Same_F0_P0_0001.jpg'), 'not a jpeg');
+  await rm(join(data, 'DiffB_F2_P1/DiffB_F2_P1_0001.jpg'));
+  const m = colorEmbedder({ normalize: false, name: 'colour-bad' });
+  const dir = join(tmp.dir, 'models', 'colour-bad');
+  await writeArtifact(dir, { manifest: m.manifest, onnxBytes: m.bytes });
+  await assert.rejects(evalCommand(['lfw', '--data', data, '--model', dir, '--no-cache', '--out', join(tmp.dir, 'out-bad-fail'), '--workers', '1'], { stdout: () => {}, stderr: () => {} }), {
+    code: /^DATASET_IMAGE_(UNREADABLE|MISSING)$/,
+  });
+  const out = join(tmp.dir, 'out-bad-skip');
+  const result = await evalJson(['lfw', '--data', data, '--model', dir, '--no-cache', '--out', out, '--on-bad-image', 'skip']);
+  assert.ok(result.lfw.accuracy.mean >= 0);
+  const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+  assert.deepEqual(report.skipped.map((s: { image: string; code: string }) => [s.image, s.code]).sort(), [
+    ['DiffB_F2_P1/DiffB_F2_P1_0001.jpg', 'DATASET_IMAGE_MISSING'],
+    ['Same_F0_P0/Same_F0_P0_0001.jpg', 'DATASET_IMAGE_UNREADABLE'],
+  ]);
+  assert.equal(report.lfw_detail.excluded_pairs, 2);
+  assert.equal(report.embedding.computed, 118);
+  assert.ok(report.notes.some((n: string) => /LFW: 2 of 60 pairs left out/.test(n)), JSON.stringify(report.notes));
+  const md = await readFile(join(out, 'report.md'), 'utf8');
+  assert.match(md, /\| Same_F0_P0\/Same_F0_P0_0001\.jpg \| DATASET_IMAGE_UNREADABLE \|/);
 });

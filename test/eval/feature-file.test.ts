@@ -42,13 +42,14 @@ test('a row matrix with padding in its stride reads its values only', () => {
   assert.deepEqual(Array.from(decodeFeature(buf)), [1, 2, 3, 4]);
 });
 
-test('truncated files, unknown types and missing files are FEATURE_FILE_INVALID', async () => {
+test('truncated files and unknown types are FEATURE_FILE_INVALID (details say what), missing ones FEATURE_FILE_MISSING', async () => {
   const bytes = encodeFeature(Float32Array.from([1, 2, 3]));
-  assert.throws(() => decodeFeature(bytes.subarray(0, 20)), { code: 'FEATURE_FILE_INVALID', message: /truncated/ });
+  assert.throws(() => decodeFeature(bytes.subarray(0, 20)), { code: 'FEATURE_FILE_INVALID', details: { problem: 'truncated', bytes: 20, needed: 28 } });
+  assert.throws(() => decodeFeature(bytes.subarray(0, 10)), { code: 'FEATURE_FILE_INVALID', details: { problem: 'no header', bytes: 10, needed: 16 } });
   const bad = Uint8Array.from(bytes);
   new DataView(bad.buffer).setInt32(12, 0, true);
-  assert.throws(() => decodeFeature(bad), { code: 'FEATURE_FILE_INVALID', message: /type 0/ });
-  await assert.rejects(readFeature(join(dir, 'nope.bin')), { code: 'FEATURE_FILE_INVALID', message: /not found/ });
+  assert.throws(() => decodeFeature(bad), { code: 'FEATURE_FILE_INVALID', details: { problem: 'matrix type', type: 0 } });
+  await assert.rejects(readFeature(join(dir, 'nope.bin')), { code: 'FEATURE_FILE_MISSING' });
 });
 
 test('FeatureFiles stacks features in request order and rejects mixed dimensions', async () => {

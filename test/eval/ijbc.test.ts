@@ -9,6 +9,9 @@ import { FeatureFiles } from '../../src/eval/feature-source.js';
 import { loadIjbImages, runIjbVerification, templateFeatures, type IjbImageSet } from '../../src/eval/ijbc.js';
 import { runIjbIdentification } from '../../src/eval/ijbc-1n.js';
 import { streamTemplatePairs } from '../../src/eval/ijbc-meta.js';
+import type { FeatureForm, FeatureMatrix, FeatureSource, ImageRequest } from '../../src/eval/feature-source.js';
+import { IJB_FAR_TARGETS, pythonFloatLabel } from '../../src/eval/roc.js';
+import { REFERENCE_DIR, assertClose, readReference } from '../fixtures/reference.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'protoserve-ijbc-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -37,9 +40,9 @@ test('the pair list streams from bytes: CRLF, blank lines, chunks', async () => 
   const n = 70000;
   assert.equal(sum, (n * (n + 1)) / 2 + (n * (n - 1) + 7 * n) + n / 2);
   await writeFile(path, '1 2 1\n3 x 0\n');
-  await assert.rejects(streamTemplatePairs(path, () => {}), { code: 'DATASET_FORMAT', message: /:2: unexpected character "x"/ });
+  await assert.rejects(streamTemplatePairs(path, () => {}), { code: 'DATASET_FORMAT', details: { file: path, line: 2 } });
   await writeFile(path, '1 2 5\n');
-  await assert.rejects(streamTemplatePairs(path, () => {}), { code: 'DATASET_FORMAT', message: /label 5/ });
+  await assert.rejects(streamTemplatePairs(path, () => {}), { code: 'DATASET_FORMAT', details: { file: path, line: 1 } });
 });
 
 test('template features: detector-score weighting, media means, the sum over medias, L2 norm', () => {
@@ -94,5 +97,89 @@ test('a probe subject without exactly one gallery template is an error, as gen_m
   const rows = IJBC_IMAGES.filter((i) => i.template === 1).map((i) => `${i.template},${i.subject},x,1`);
   await writeFile(join(bad, 'meta', 'ijbc_1N_gallery_G2.csv'), `TEMPLATE_ID,SUBJECT_ID\n${rows.join('\n')}\n`);
   const s = await loadIjbImages(bad, new FeatureFiles(join(dir, 'features-bad')));
-  await assert.rejects(runIjbIdentification(s), { code: 'METRIC_UNDEFINED', message: /probe subject 12 has 0 gallery templates/ });
+  await assert.rejects(runIjbIdentification(s), { code: 'METRIC_UNDEFINED', details: { subject: 12, galleryTemplates: 0 } });
+});
+
+/** The reference fixture's per-image features (f(img) + f(flip)), served from memory. */
+class ReferenceFeatures implements FeatureSource {
+  readonly kind = 'features' as const;
+  constructor(private readonly rows: Map<string, Float64Array>, private readonly dim: number, private readonly skip = new Set<string>()) {}
+  async features(requests: readonly ImageRequest[], _form: FeatureForm): Promise<FeatureMatrix> {
+    const data = new Float64Array(requests.length * this.dim);
+    const missing = new Uint8Array(requests.length);
+    requests.forEach((r, i) => {
+      const name = r.image.split('/').pop() as string;
+      if (this.skip.has(name)) missing[i] = 1;
+      else data.set(this.rows.get(name) as Float64Array, i * this.dim);
+    });
+    return this.skip.size > 0 ? { data, dim: this.dim, missing } : { data, dim: this.dim };
+  }
+}
+
+function referenceFeatures(skip?: Set<string>): ReferenceFeatures {
+  const f = readReference<{ dim: number; images: string[]; flipSum: number[] }>('ijb/features.json');
+  const rows = new Map(f.images.map((name, i) => [name, Float64Array.from(f.flipSum.slice(i * f.dim, (i + 1) * f.dim))]));
+  return new ReferenceFeatures(rows, f.dim, skip);
+}
+
+interface IjbReference {
+  scores: number[];
+  tarAtFar: Record<string, number>;
+  fpr: number[];
+  tpr: number[];
+  identification: { probes: number; gallery: number; top1: number; top5: number; top10: number; fpir: Array<{ far: number; k: number; recall: number; th: number }> };
+}
+
+test("IJB-C 1:1 on the reference files equals InsightFace's ijb_onnx.py: pair scores, ROC, TAR@FAR", async () => {
+  const ref = readReference<IjbReference>('ijb/expected.json');
+  const set = await loadIjbImages(join(REFERENCE_DIR, 'ijb'), referenceFeatures());
+  const r = await runIjbVerification(set);
+  assert.equal(r.pairs, ref.scores.length);
+  assert.equal(r.excludedPairs, 0);
+  const labels = (await import('node:fs')).readFileSync(join(REFERENCE_DIR, 'ijb/meta/ijbc_template_pair_label.txt'), 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[2]));
+  const impostor = Float64Array.from(ref.scores.filter((_, i) => labels[i] === 0)).sort();
+  assertClose(r.impostorScores, impostor, 1e-15, 'impostor score');
+  assert.deepEqual(Array.from(r.roc.fpr), ref.fpr);
+  assert.deepEqual(Array.from(r.roc.tpr), ref.tpr);
+  for (const far of IJB_FAR_TARGETS) {
+    const label = pythonFloatLabel(far);
+    assert.equal(r.tarAtFar[label], ref.tarAtFar[label], label);
+  }
+});
+
+test("IJB-C 1:N on the reference files equals InsightFace's ijb_1n.py: top-1/5/10, TPIR@FPIR and its thresholds", async () => {
+  const ref = readReference<IjbReference>('ijb/expected.json').identification;
+  const set = await loadIjbImages(join(REFERENCE_DIR, 'ijb'), referenceFeatures());
+  const r = await runIjbIdentification(set);
+  assert.deepEqual([r.probes, r.gallery], [ref.probes, ref.gallery]);
+  assert.deepEqual(r.top, { top1: ref.top1 * 100, top5: ref.top5 * 100, top10: ref.top10 * 100 });
+  for (const f of ref.fpir) {
+    assert.equal(r.tpirAtFpir[String(f.far)], f.recall * 100, `TPIR@FPIR ${f.far}`);
+    assertClose([r.thresholds[String(f.far)]], [f.th], 1e-15, `threshold at FPIR ${f.far} (the ${f.k}-th non-mate score)`);
+  }
+});
+
+test('skipped images: left out of their template; a template without images drops its pairs and probes, counted', async () => {
+  const tm = (await import('node:fs')).readFileSync(join(REFERENCE_DIR, 'ijb/meta/ijbc_face_tid_mid.txt'), 'utf8').trim().split('\n').map((l) => l.split(' '));
+  const byTemplate = new Map<string, string[]>();
+  for (const [name, tid] of tm) byTemplate.set(tid, [...(byTemplate.get(tid) ?? []), name]);
+  // One template loses all its images; another loses one of several.
+  const [lostTid, lostImages] = [...byTemplate].find(([, imgs]) => imgs.length === 1) as [string, string[]];
+  const [thinTid, thinImages] = [...byTemplate].find(([, imgs]) => imgs.length >= 3) as [string, string[]];
+  const skip = new Set([...lostImages, thinImages[0]]);
+  const set = await loadIjbImages(join(REFERENCE_DIR, 'ijb'), referenceFeatures(skip));
+  const r = await runIjbVerification(set);
+  const pairs = (await import('node:fs')).readFileSync(join(REFERENCE_DIR, 'ijb/meta/ijbc_template_pair_label.txt'), 'utf8').trim().split('\n').map((l) => l.split(' '));
+  const lostPairs = pairs.filter(([a, b]) => a === lostTid || b === lostTid).length;
+  assert.ok(lostPairs > 0);
+  assert.equal(r.excludedPairs, lostPairs);
+  assert.deepEqual(r.templatesWithoutImages, [Number(lostTid)]);
+  assert.equal(r.genuine + r.impostor, pairs.length - lostPairs);
+  // The thinned template is aggregated over its other images: it is still scored.
+  const feats = templateFeatures(set.weighted, set.dim, set.templates, set.medias, undefined, set.missing);
+  assert.ok(Array.from(feats.ids).includes(Number(thinTid)));
+  assert.ok(!Array.from(feats.ids).includes(Number(lostTid)));
+  const oneN = await runIjbIdentification(set);
+  assert.equal(oneN.excludedGallery + oneN.excludedProbes + oneN.probes + oneN.gallery, 160);
+  assert.equal(oneN.excludedGallery + oneN.excludedProbes >= 1, true);
 });

@@ -6,7 +6,8 @@ import { after, test } from 'node:test';
 
 import { writeLfw } from '../../scripts/fixtures/make-face-benchmarks.js';
 import { FeatureFiles } from '../../src/eval/feature-source.js';
-import { arange, evaluateLfwDistances, interpSlinear, kFoldRanges, parseLfwPairs, runLfw } from '../../src/eval/lfw.js';
+import { arange, evaluateLfwDistances, interpSlinear, kFoldRanges, lfwDistances, parseLfwPairs, runLfw } from '../../src/eval/lfw.js';
+import { assertClose, readReference } from '../fixtures/reference.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'protoserve-lfw-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -22,9 +23,9 @@ test('pairs.txt: 3 fields = same person, 4 fields = two people, name/name_%04d.j
   assert.throws(() => parseLfwPairs('10\t300\nAbel\t1\n'), { code: 'DATASET_FORMAT' });
 });
 
-test('folds are contiguous KFold blocks and thresholds are np.arange values', () => {
-  assert.deepEqual(kFoldRanges(6000, 10)[3], [1800, 2400]);
-  assert.deepEqual(kFoldRanges(12, 5), [[0, 3], [3, 6], [6, 8], [8, 10], [10, 12]]);
+test("folds are scikit-learn KFold(shuffle=False) blocks; thresholds are np.arange values", () => {
+  const kfold = readReference<{ cases: Array<{ n: number; k: number; testRanges: Array<[number, number]> }> }>('kfold.json');
+  for (const c of kfold.cases) assert.deepEqual(kFoldRanges(c.n, c.k), c.testRanges, `n ${c.n}, k ${c.k}`);
   const t = arange(0, 4, 0.01);
   assert.equal(t.length, 400);
   assert.equal(t[51], 51 * 0.01);
@@ -67,40 +68,74 @@ test('the LFW fixture gives the hand-worked accuracy and VAL@FAR', async () => {
   close(result.valAtFar.far, 1 / 30, 1e-12);
 });
 
-/** Straight from verification.py's text: loops over thresholds, no shared code with lfw.ts. */
-function bruteLfw(dist: number[], same: boolean[], folds: number) {
-  const n = dist.length;
-  const size = n / folds;
-  const acc = (t: number, idx: number[]) => idx.filter((i) => (dist[i] < t) === same[i]).length / idx.length;
-  const accs: number[] = [];
-  for (let f = 0; f < folds; f++) {
-    const test = Array.from({ length: size }, (_, j) => f * size + j);
-    const train = Array.from({ length: n }, (_, i) => i).filter((i) => i < f * size || i >= (f + 1) * size);
-    let bestT = 0;
-    let best = -1;
-    for (let k = 0; k < 400; k++) {
-      const a = acc(k * 0.01, train);
-      if (a > best) {
-        best = a;
-        bestT = k * 0.01;
-      }
-    }
-    accs.push(acc(bestT, test));
-  }
-  const mean = accs.reduce((s, a) => s + a, 0) / folds;
-  return { accs, mean };
+interface LfwReference {
+  dim: number;
+  issame: boolean[];
+  flipSum: number[];
+  dist: number[];
+  accuracy: number[];
+  bestThresholds: number[];
+  accMean: number;
+  accStd: number;
+  val: number;
+  valStd: number;
+  far: number;
+  valThresholds: number[];
+  vals: number[];
+  fars: number[];
+  tpr: number[];
+  fpr: number[];
 }
 
-test('fold accuracies equal a brute-force reading of verification.py on random distances', () => {
-  let seed = 12345;
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
-  for (let trial = 0; trial < 5; trial++) {
-    const n = 200;
-    const same = Array.from({ length: n }, (_, i) => i % 2 === 0);
-    const dist = same.map((s) => Math.min(3.99, Math.max(0, (s ? 0.8 : 1.6) + (rand() - 0.5) * 1.6)));
-    const ours = evaluateLfwDistances(Float64Array.from(dist), same, 10);
-    const brute = bruteLfw(dist, same, 10);
-    assert.deepEqual(ours.folds.map((f) => f.accuracy), brute.accs);
-    close(ours.accuracy.mean, brute.mean, 1e-12);
+test("LFW equals InsightFace's verification.py on 600 reference pairs: distances, folds, accuracy, VAL@FAR", () => {
+  const ref = readReference<LfwReference>('lfw-verification.json');
+  const { dim } = ref;
+  const n = ref.issame.length;
+  // Pair k is images 2k and 2k+1 (verification.py's embeddings[0::2], [1::2]).
+  const f1 = new Float64Array(n * dim);
+  const f2 = new Float64Array(n * dim);
+  for (let k = 0; k < n; k++) {
+    f1.set(ref.flipSum.slice(2 * k * dim, (2 * k + 1) * dim), k * dim);
+    f2.set(ref.flipSum.slice((2 * k + 1) * dim, (2 * k + 2) * dim), k * dim);
   }
+  const dist = lfwDistances(f1, f2, dim);
+  // sklearn's normalize sums squares with einsum, whose order NumPy does not document: an ulp or two.
+  assertClose(dist, ref.dist, 1e-15, 'squared L2 distance');
+  for (const d of [dist, Float64Array.from(ref.dist)]) {
+    const r = evaluateLfwDistances(d, ref.issame, 10);
+    assert.deepEqual(r.folds.map((f) => f.accuracy), ref.accuracy);
+    assert.deepEqual(r.folds.map((f) => f.threshold), ref.bestThresholds);
+    assert.equal(r.accuracy.mean, ref.accMean);
+    assert.equal(r.accuracy.std, ref.accStd);
+    assertClose(r.folds.map((f) => f.valThreshold), ref.valThresholds, 1e-12, 'VAL threshold');
+    assert.deepEqual(r.folds.map((f) => f.val), ref.vals);
+    assert.deepEqual(r.folds.map((f) => f.far), ref.fars);
+    assert.equal(r.valAtFar.val, ref.val);
+    assert.equal(r.valAtFar.valStd, ref.valStd);
+    assert.equal(r.valAtFar.far, ref.far);
+    assertClose(r.roc.tpr, ref.tpr, 1e-15, 'mean TPR');
+    assertClose(r.roc.fpr, ref.fpr, 1e-15, 'mean FPR');
+    assert.equal(r.excludedPairs, 0);
+  }
+});
+
+test('pairs left out (a skipped image) leave the folds where they are and drop out of training and test', () => {
+  const ref = readReference<LfwReference>('lfw-verification.json');
+  const dist = Float64Array.from(ref.dist);
+  const gone = new Set([5, 200, 201]); // fold 0 loses one pair, fold 3 two
+  const excluded = Uint8Array.from(dist, (_, i) => (gone.has(i) ? 1 : 0));
+  const r = evaluateLfwDistances(dist, ref.issame, 10, 1e-3, excluded);
+  assert.equal(r.excludedPairs, 3);
+  const right = (i: number, t: number) => (dist[i] < t) === ref.issame[i];
+  for (const [fold, size] of [[0, 59], [1, 60], [3, 58]]) {
+    const test = Array.from({ length: 60 }, (_, j) => fold * 60 + j).filter((i) => !gone.has(i));
+    assert.equal(test.length, size);
+    assert.equal(r.folds[fold].accuracy, test.filter((i) => right(i, r.folds[fold].threshold)).length / size, `fold ${fold}`);
+    // The threshold is the first best on the 540 - (left-out) training pairs of the other folds.
+    const train = Array.from({ length: 600 }, (_, i) => i).filter((i) => (i < fold * 60 || i >= fold * 60 + 60) && !gone.has(i));
+    const acc = (t: number) => train.filter((i) => right(i, t)).length;
+    const best = Array.from({ length: 400 }, (_, k) => (k * 0.01)).reduce((b, t) => (acc(t) > acc(b) ? t : b), 0);
+    assert.ok(Math.abs(r.folds[fold].threshold - best) < 1e-12, `fold ${fold}: ${r.folds[fold].threshold} vs ${best}`);
+  }
+  assert.equal(r.impostorScores.length, ref.issame.filter((s, i) => !s && !gone.has(i)).length);
 });

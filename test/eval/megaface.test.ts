@@ -8,6 +8,7 @@ import { writeMegaface } from '../../scripts/fixtures/make-face-benchmarks.js';
 import { BlockScorer } from '../../src/eval/exact-search.js';
 import { FeatureFiles } from '../../src/eval/feature-source.js';
 import { evaluateMegaface, runMegaface, type MegafaceLists } from '../../src/eval/megaface.js';
+import { mulberry32 } from '../../src/seeded-random.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'protoserve-megaface-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -60,10 +61,49 @@ test('the cleaned protocol ignores listed distractors and replaces noisy probes 
   assert.deepEqual(r.sizes.map((s) => s.tarAtFar), [100, 100]);
 });
 
+test("TAR@FAR ranks impostors by Python's rule on the exact count: ceil(3 x 100000 x 1e-5) = 4", async () => {
+  // 3 probes (two of one identity) and 100,000 distractors in 2-d; impostor score = -distance.
+  const dim = 2;
+  const N = 100000;
+  const probes = Float32Array.from([1, 0, 0.8, 0.6, 0, 1]);
+  // Six distractors at 0.05, 0.10, ... from probe a1 (the top impostors, all distinct), the rest far.
+  const rand = mulberry32(5);
+  const distractors = Float32Array.from({ length: N * dim }, () => 10 + rand());
+  for (let k = 0; k < 6; k++) distractors.set([1 + 0.05 * (k + 1), 0], k * dim);
+  const lists: MegafaceLists = {
+    probePaths: ['a1', 'a2', 'b1'],
+    probeIds: ['a', 'a', 'b'],
+    distractors: [{ size: N, paths: Array.from({ length: N }, (_, j) => `d${j}`) }],
+    set: 1,
+  };
+  const source = {
+    load: async (kind: 'probe' | 'distractor', paths: readonly string[]) => {
+      if (kind === 'probe') return { data: probes, dim };
+      const data = new Float32Array(paths.length * dim);
+      paths.forEach((p, i) => data.set(distractors.subarray(Number(p.slice(1)) * dim, Number(p.slice(1)) * dim + dim), i * dim));
+      return { data, dim };
+    },
+  };
+  const r = await evaluateMegaface(lists, source, { far: 1e-5, blockSize: 8192 });
+  const impostors: number[] = [];
+  for (let q = 0; q < 3; q++) {
+    for (let j = 0; j < N; j++) {
+      const dx = probes[q * dim] - distractors[j * dim];
+      const dy = probes[q * dim + 1] - distractors[j * dim + 1];
+      impostors.push(-(dx * dx + dy * dy));
+    }
+  }
+  impostors.sort((a, b) => b - a);
+  assert.equal(r.sizes[0].impostors, 300000);
+  // float32 Gemm distances: the 4th largest, not the 3rd (toPrecision(12) rounding gave 3).
+  assert.ok(Math.abs(r.sizes[0].threshold - impostors[3]) < 1e-5, `${r.sizes[0].threshold} vs 4th ${impostors[3]} (3rd ${impostors[2]})`);
+  assert.ok(Math.abs(impostors[3] - impostors[2]) > 1e-3, 'the 3rd and 4th impostors differ enough to tell the rules apart');
+});
+
 test('blocked search equals the dense answer, whatever the block size', async () => {
   // Random 8-d data; the dense answer is computed here directly from the definition.
-  let seed = 99;
-  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296 - 0.5);
+  const uniform = mulberry32(99);
+  const rand = () => uniform() - 0.5;
   const dim = 8;
   const P = 12;
   const N = 300;

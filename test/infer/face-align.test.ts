@@ -1,15 +1,20 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
+
+import sharp from 'sharp';
 
 import {
   ARCFACE_TEMPLATE_112,
   alignFace,
+  alignmentTemplate,
   estimateSimilarity,
   flipHorizontal,
   invertAffine,
   landmarks68To5,
   warpAffine,
 } from '../../src/infer/face-align.js';
+import { REFERENCE_DIR, readReference } from '../fixtures/reference.js';
 
 const close = (actual: number, expected: number, tol: number, what = '') =>
   assert.ok(Math.abs(actual - expected) <= tol, `${what} ${actual} is not ${expected} (+-${tol})`);
@@ -145,4 +150,60 @@ test('flipHorizontal mirrors columns and keeps channel order', () => {
   const src = image(3, 2, 3, (x, y, c) => 100 * y + 10 * x + c);
   const f = flipHorizontal(src);
   assert.deepEqual(Array.from(f.data.subarray(0, 9)), [20, 21, 22, 10, 11, 12, 0, 1, 2]);
+});
+
+interface AlignReference {
+  landmarks: number[];
+  cases: Array<{ name: string; height: number; width: number; template: number[]; matrix: number[]; aligned: string }>;
+}
+
+async function png(name: string): Promise<{ data: Uint8Array; width: number; height: number; channels: number }> {
+  const { data, info } = await sharp(join(REFERENCE_DIR, 'align', name)).raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data), width: info.width, height: info.height, channels: info.channels };
+}
+
+test("warpAffine equals OpenCV 4's cv2.warpAffine bit for bit, given the reference's matrix, at every size", async () => {
+  const ref = readReference<AlignReference>('align/expected.json');
+  assert.match(ref.versions.opencv, /^4\./);
+  const source = await png('source.png');
+  assert.deepEqual(ref.cases.map((c) => c.name), ['112x112', '112x96', '128x128', '224x224', '256x256']);
+  for (const c of ref.cases) {
+    const expected = await png(c.aligned);
+    assert.deepEqual([c.width, c.height], [expected.width, expected.height], c.name);
+    assert.deepEqual(warpAffine(source, Float64Array.from(c.matrix), c.width, c.height, 0), expected.data, c.name);
+  }
+});
+
+test("the template and the similarity of each size are InsightFace's; the aligned crop matches the reference's", async () => {
+  const ref = readReference<AlignReference>('align/expected.json');
+  const source = await png('source.png');
+  for (const c of ref.cases) {
+    // The template of that size, float32 for float32, as the reference builds it.
+    assert.deepEqual(Array.from(alignmentTemplate(c.width, c.height)), c.template, `${c.name} template`);
+    // scikit-image fits the similarity in its inputs' precision, float32 here (the reference's
+    // landmarks and templates are float32; SVD by LAPACK's sgesdd); ours is the float64 closed
+    // form, so the matrices agree to float32's precision (1e-5 pixels of translation)...
+    const m = estimateSimilarity(ref.landmarks.map((v) => Math.fround(v)), c.template);
+    m.forEach((v, i) => assert.ok(Math.abs(v - c.matrix[i]) <= 1e-4, `${c.name} M[${i}] ${v} vs ${c.matrix[i]}`));
+    // ... and the crops agree but for the rare pixel whose 1/32-pixel sampling position that moves.
+    const aligned = alignFace(source, ref.landmarks, { width: c.width, height: c.height });
+    const expected = await png(c.aligned);
+    let differ = 0;
+    for (let i = 0; i < expected.data.length; i++) if (aligned.data[i] !== expected.data[i]) differ++;
+    assert.ok(differ <= expected.data.length / 1000, `${c.name}: ${differ} of ${expected.data.length} values differ`);
+  }
+  // A number is a square size, as before.
+  assert.deepEqual(alignFace(source, ref.landmarks, 128).data, alignFace(source, ref.landmarks, { width: 128, height: 128 }).data);
+});
+
+test('sizes InsightFace has no template for are refused with ALIGNMENT_SIZE_UNSUPPORTED', () => {
+  const src = image(4, 4, 3, () => 0);
+  for (const [w, h] of [[96, 96], [112, 128], [112, 96], [200, 200], [160, 160]]) {
+    assert.throws(() => alignmentTemplate(w, h), { code: 'ALIGNMENT_SIZE_UNSUPPORTED' }, `${w}x${h}`);
+    assert.throws(() => alignFace(src, ARCFACE_TEMPLATE_112, { width: w, height: h }), { code: 'ALIGNMENT_SIZE_UNSUPPORTED' });
+  }
+  // 448 = 4 x 112 and 384 = 3 x 128 are supported; 896 (a multiple of both) takes the 112 rule.
+  assert.equal(alignmentTemplate(448, 448)[0], Math.fround(Math.fround(38.2946) * 4));
+  assert.equal(alignmentTemplate(384, 384)[0], Math.fround(Math.fround(Math.fround(38.2946) * 3) + 24));
+  assert.equal(alignmentTemplate(896, 896)[0], Math.fround(Math.fround(38.2946) * 8));
 });

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Manifest, ManifestDraft } from '../../src/artifact/manifest.js';
 import { ModelSession } from '../../src/infer/model-session.js';
 import { l2Normalize, softmax, topK } from '../../src/infer/postprocess.js';
-import { preprocessImage } from '../../src/infer/preprocess.js';
+import { preprocessImage, preprocessPixels } from '../../src/infer/preprocess.js';
 import { colorEmbedder, colorEmbedding, meanIntensityClassifier, meanLogits, MEAN_LABELS, refSoftmax, solidPng } from './tiny-models.js';
 
 function source(model: { bytes: Uint8Array; manifest: ManifestDraft }, patch: (m: Manifest) => void = () => {}) {
@@ -80,7 +80,9 @@ describe('ModelSession', () => {
     const images = [[255, 0, 100], [10, 200, 30]] as [number, number, number][];
     const pixels = images.map((rgb) => ({ data: new Uint8Array(8 * 8 * 3).map((_, i) => rgb[i % 3]), width: 8, height: 8, channels: 3 as const }));
     for (const session of [embedder, raw]) {
-      const vectors = await session.embedPixels(pixels, { batchSize: 1 });
+      const batch = new Float32Array(2 * session.itemSize);
+      for (let i = 0; i < 2; i++) batch.set(await preprocessPixels(pixels[i], session.manifest.input), i * session.itemSize);
+      const vectors = await session.embed(batch, 2);
       vectors.forEach((v, i) => close(v, colorEmbedding(images[i])));
     }
     // run() gives the graph's raw output

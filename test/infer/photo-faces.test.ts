@@ -11,6 +11,8 @@ import sharp from 'sharp';
 import { readArtifact } from '../../src/artifact/read-artifact.js';
 import { FaceDetector, type FaceBox } from '../../src/infer/face-detection/face-detector.js';
 import { ModelSession } from '../../src/infer/model-session.js';
+import type { ScheduledModel } from '../../src/infer/scheduled-model.js';
+import { ModelPool } from '../../src/server/model-pool.js';
 import { detectPhotoFaces, embedPhotoFaces, type EmbeddedFace } from '../../src/infer/photo-faces.js';
 
 const PHOTOS: Record<string, number> = { 'sample1.jpg': 3, 'sample2.jpg': 3, 'sample3.jpg': 3, 'sample4.jpg': 4, 'sample5.jpg': 5, 'sample6.jpg': 4 };
@@ -37,18 +39,20 @@ function cosine(a: Float32Array, b: Float32Array): number {
 }
 
 describe('photo -> faces with the bundled blazeface and mobileface', () => {
+  // The models as the server runs them: through their schedulers.
+  let pool: ModelPool;
   let detector: FaceDetector;
-  let embedder: ModelSession;
+  let embedder: ScheduledModel;
   const photos = new Map<string, Buffer>();
   before(async () => {
-    detector = new FaceDetector(await ModelSession.create(await readArtifact('models/blazeface'), { device: 'cpu' }));
-    embedder = await ModelSession.create(await readArtifact('models/mobileface'), { device: 'cpu' });
+    const sessions = await Promise.all(['blazeface', 'mobileface'].map(async (m) => ModelSession.create(await readArtifact(`models/${m}`), { device: 'cpu' })));
+    pool = new ModelPool(sessions);
+    await pool.warmup();
+    detector = new FaceDetector(pool.get('blazeface')!.session);
+    embedder = pool.get('mobileface')!.session;
     for (const name of Object.keys(PHOTOS)) photos.set(name, await readFile(join('test/fixtures/faces', name)));
   });
-  after(async () => {
-    await detector?.session.release();
-    await embedder?.release();
-  });
+  after(() => pool?.release());
 
   test('the detector finds the faces a person sees in each sample photo, eyes and mouth inside each box', async () => {
     for (const [name, expected] of Object.entries(PHOTOS)) {

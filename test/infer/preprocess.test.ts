@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
 import sharp from 'sharp';
 
 import type { InputSpec } from '../../src/artifact/manifest.js';
 import { decodeImage, imageToTensor, preprocessImage, preprocessPixels } from '../../src/infer/preprocess.js';
+import { REFERENCE_DIR, readReference } from '../fixtures/reference.js';
 
 /** 2x2 RGB: red, green / blue, (10, 20, 30). */
 const RGB = [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30];
@@ -34,9 +37,9 @@ describe('preprocessImage: exact tensor values', () => {
     close(t, [0, -5, 58.75, 0, 122.5, -5, 255, -5, -5, 30, 5, -2.5]);
   });
 
-  test('gray from RGB is BT.601 luma rounded, scaled by 1/255', async () => {
+  test("gray from RGB is PIL's convert('L'), scaled by 1/255", async () => {
     const t = await preprocessImage(await png(RGB, 2, 2, 3), spec({ channels: 1, color: 'gray', scale: 1 / 255, mean: [0], std: [1] }));
-    // round(.299 R + .587 G + .114 B): red 76.245 -> 76, green 149.685 -> 150, blue 29.07 -> 29, (10,20,30) 18.15 -> 18
+    // (R*19595 + G*38470 + B*7471 + 32768) >> 16: red 76, green 150, blue 29, (10,20,30) 18
     close(t, [76 / 255, 150 / 255, 29 / 255, 18 / 255]);
   });
 
@@ -91,8 +94,17 @@ describe('decoding', () => {
     }
   });
 
+  test('a truncated JPEG: refused by default, decoded as OpenCV 4 imread decodes it with failOn none', async () => {
+    const bytes = readFileSync(join(REFERENCE_DIR, 'align', 'truncated.jpg'));
+    await assert.rejects(decodeImage(bytes), { code: 'IMAGE_UNREADABLE' });
+    const img = await decodeImage(bytes, { failOn: 'none' });
+    const { data } = await sharp(join(REFERENCE_DIR, 'align', 'truncated-imread.png')).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([img.width, img.height, img.channels], [170, 150, 3]);
+    assert.deepEqual(Buffer.from(img.data), data);
+  });
+
   test('non-images, empty and truncated input are IMAGE_UNREADABLE; huge ones IMAGE_TOO_LARGE', async () => {
-    await assert.rejects(decodeImage(Buffer.from('{"image": "no"}')), { code: 'IMAGE_UNREADABLE', message: /Cannot decode the image/ });
+    await assert.rejects(decodeImage(Buffer.from('{"image": "no"}')), { code: 'IMAGE_UNREADABLE' });
     await assert.rejects(decodeImage(Buffer.alloc(0)), { code: 'IMAGE_UNREADABLE' });
     const full = await png(RGB, 2, 2, 3);
     await assert.rejects(decodeImage(full.subarray(0, 30)), { code: 'IMAGE_UNREADABLE' });
@@ -121,5 +133,21 @@ describe('preprocessPixels (decoded RGB, e.g. aligned face crops)', () => {
     imageToTensor({ data: Uint8Array.from(RGB), width: 2, height: 2, channels: 3 }, input, batch, 12);
     close(batch.subarray(0, 12), Array(12).fill(-9));
     close(batch.subarray(12), [255, 0, 0, 10, 0, 255, 0, 20, 0, 0, 255, 30]);
+  });
+});
+
+describe("grey as PIL's Image.convert('L')", () => {
+  test('equals PIL on every colour where float luma would differ, and on 4096 random ones', () => {
+    const meta = readReference<{ rows: number; coloursDifferingFromFloatLuma: number }>('pil-convert-L.json');
+    const table = readFileSync(join(REFERENCE_DIR, 'pil-convert-L.bin'));
+    assert.equal(table.length, meta.rows * 4);
+    assert.equal(meta.coloursDifferingFromFloatLuma, 9716);
+    const n = meta.rows;
+    const rgb = new Uint8Array(n * 3);
+    for (let i = 0; i < n; i++) rgb.set(table.subarray(i * 4, i * 4 + 3), i * 3);
+    const t = imageToTensor({ data: rgb, width: n, height: 1, channels: 3 }, spec({ height: 1, width: n, channels: 1, color: 'gray', mean: [0], std: [1] }));
+    let differ = 0;
+    for (let i = 0; i < n; i++) if (t[i] !== table[i * 4 + 3]) differ++;
+    assert.equal(differ, 0, `${differ} of ${n} colours differ from PIL`);
   });
 });

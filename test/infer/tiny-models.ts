@@ -8,6 +8,7 @@ import sharp from 'sharp';
 
 import type { ManifestDraft } from '../../src/artifact/manifest.js';
 import { writeArtifact } from '../../src/artifact/write-artifact.js';
+import { servedPipeline } from '../../src/infer/served-pipeline.js';
 import { OnnxGraphBuilder, type Dim } from '../../src/onnx/onnx-builder.js';
 
 export const MEAN_LABELS = ['dark', 'mid', 'bright'];
@@ -59,35 +60,36 @@ export function meanIntensityClassifier(opts: { logits?: boolean } = {}): { byte
 }
 
 /**
- * An InsightFace-style embedder: input "input.1" [batch, 3, size, size], output "embedding" =
- * per-channel mean of (pixel - 127.5) / 127.5 (GlobalAveragePool), L2-normalized unless
- * `normalize` is false.
+ * An InsightFace-style embedder: input "input.1" [batch, 3, size, width ?? size], output
+ * "embedding" = per-channel mean of (pixel - 127.5) / 127.5 (GlobalAveragePool), L2-normalized
+ * unless `normalize` is false.
  */
-export function colorEmbedder(opts: { normalize?: boolean; size?: number; batch?: Dim; name?: string } = {}): { bytes: Uint8Array; manifest: ManifestDraft } {
+export function colorEmbedder(opts: { normalize?: boolean; size?: number; width?: number; batch?: Dim; name?: string } = {}): { bytes: Uint8Array; manifest: ManifestDraft } {
   const size = opts.size ?? 112;
+  const width = opts.width ?? size;
   const normalize = opts.normalize ?? true;
   const g = new OnnxGraphBuilder('color-embedder');
-  g.addInput('input.1', [opts.batch ?? 'batch', 3, size, size]);
+  g.addInput('input.1', [opts.batch ?? 'batch', 3, size, width]);
   const pooled = g.op('GlobalAveragePool', ['input.1']);
   if (normalize) g.op('LpNormalization', [g.op('Flatten', [pooled], { axis: 1 })], { axis: 1, p: 2 }, 'embedding');
   else g.op('Flatten', [pooled], { axis: 1 }, 'embedding');
   g.addOutput('embedding', [opts.batch ?? 'batch', 3]);
-  return {
-    bytes: g.toBytes(),
-    manifest: {
-      schema: 1,
-      name: opts.name ?? (normalize ? 'color-embedder' : 'color-embedder-raw'),
-      version: '2',
-      task: 'embedder',
-      input: { tensor: 'input.1', layout: 'NCHW', height: size, width: size, channels: 3, color: 'rgb', scale: 1, mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5], resize: 'stretch' },
-      output: { tensor: 'embedding', kind: 'embedding', dimension: 3, normalized: normalize },
-      operatingPoints: [
-        { far: 1e-4, threshold: 0.6 },
-        { far: 1e-3, threshold: 0.5 },
-      ],
-      provenance: { imported: true, licence: 'MIT' },
-    },
+  const manifest: ManifestDraft = {
+    schema: 1,
+    name: opts.name ?? (normalize ? 'color-embedder' : 'color-embedder-raw'),
+    version: '2',
+    task: 'embedder',
+    input: { tensor: 'input.1', layout: 'NCHW', height: size, width, channels: 3, color: 'rgb', scale: 1, mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5], resize: 'stretch' },
+    output: { tensor: 'embedding', kind: 'embedding', dimension: 3, normalized: normalize },
+    provenance: { imported: true, licence: 'MIT' },
   };
+  // Calibrated as the server serves it (image pairs, no flip test, this preprocessing).
+  const pipeline = servedPipeline(manifest);
+  manifest.operatingPoints = [
+    { far: 1e-4, threshold: 0.6, pipeline },
+    { far: 1e-3, threshold: 0.5, pipeline },
+  ];
+  return { bytes: g.toBytes(), manifest };
 }
 
 /** Expected embedding of a solid (r, g, b) image through colorEmbedder. */
@@ -115,4 +117,53 @@ export async function tempDir(prefix = 'protoserve-test-'): Promise<{ dir: strin
 /** models/<name>/ artifacts for the given models, written with writeArtifact. */
 export async function writeModels(modelsDir: string, models: { bytes: Uint8Array; manifest: ManifestDraft }[]): Promise<void> {
   for (const m of models) await writeArtifact(join(modelsDir, m.manifest.name), { manifest: m.manifest, onnxBytes: m.bytes });
+}
+
+/** Rows of the lookup model's table: the value of a 1x1 gray pixel p picks row p. */
+export const LOOKUP_TABLE = [
+  [1, 10],
+  [2, 20],
+  [3, 30],
+];
+
+/**
+ * A 1x1 gray "image" -> a row of LOOKUP_TABLE (Gather with the pixel value as index). A pixel
+ * value past the table makes onnxruntime's Gather fail, and with it the whole batch the input
+ * runs in: the model for "one bad input in a batch".
+ */
+export function lookupModel(): { bytes: Uint8Array; manifest: ManifestDraft } {
+  const g = new OnnxGraphBuilder('lookup');
+  g.addInput('input', ['batch', 1, 1, 1]);
+  g.addFloat('table', [3, 2], LOOKUP_TABLE.flat());
+  const index = g.op('Cast', [g.op('Flatten', ['input'], { axis: 1 })], { to: 7 });
+  const rows = g.op('Gather', ['table', index], { axis: 0 });
+  g.op('Flatten', [rows], { axis: 1 }, 'row');
+  g.addOutput('row', ['batch', 2]);
+  return {
+    bytes: g.toBytes(),
+    manifest: {
+      schema: 1,
+      name: 'lookup',
+      version: '1',
+      task: 'classifier',
+      // Scale 1/128: the warm-up's mid-grey pixel (128) is index 1.
+      input: { tensor: 'input', layout: 'NCHW', height: 1, width: 1, channels: 1, color: 'gray', scale: 1 / 128, mean: [0], std: [1], resize: 'stretch' },
+      output: { tensor: 'row', kind: 'logits', dimension: 2, normalized: false },
+      labels: ['a', 'b'],
+      provenance: { dataset: 'none', objective: 'hand-set table' },
+    },
+  };
+}
+
+/** A classifier whose every output is NaN (Sqrt of -1): it fails its warm-up. */
+export function nanClassifier(name = 'nan-model'): { bytes: Uint8Array; manifest: ManifestDraft } {
+  const { manifest } = meanIntensityClassifier();
+  const g = new OnnxGraphBuilder('nan');
+  g.addInput('input', ['batch', 1, 28, 28]);
+  g.addFloat('W', [784, 3], new Float32Array(784 * 3));
+  g.addFloat('minus', [3], [-1, -1, -1]);
+  const logits = g.op('Gemm', [g.op('Flatten', ['input'], { axis: 1 }), 'W', 'minus']);
+  g.op('Sqrt', [logits], {}, 'probs');
+  g.addOutput('probs', ['batch', 3]);
+  return { bytes: g.toBytes(), manifest: { ...manifest, name } };
 }

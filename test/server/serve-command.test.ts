@@ -1,7 +1,9 @@
 // startServer / serveCommand on a temp models folder: start-up lines, broken artifacts, devices.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import request from 'supertest';
@@ -9,6 +11,8 @@ import request from 'supertest';
 import { serveCommand, SERVE_USAGE } from '../../src/server/serve-command.js';
 import { startServer } from '../../src/server/server.js';
 import { colorEmbedder, meanIntensityClassifier, solidPng, tempDir, writeModels } from '../infer/tiny-models.js';
+
+const CUDA_PROVIDER = existsSync(join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so'));
 
 describe('startServer', () => {
   let modelsDir: string;
@@ -27,8 +31,8 @@ describe('startServer', () => {
     const running = await startServer({ modelsDir, port: 0, host: '127.0.0.1', device: 'cpu', quiet: true, log: (l) => logs.push(l), logError: (l) => errors.push(l) });
     try {
       assert.match(running.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-      assert.ok(logs.some((l) => /^model mean-probs 1\.0\.0 \(classifier, mean-probs\/\) runs on cpu$/.test(l)), logs.join('\n'));
-      assert.ok(logs.some((l) => /^model color-embedder 2 \(embedder, color-embedder\/\) runs on cpu$/.test(l)));
+      assert.ok(logs.some((l) => /^model mean-probs 1\.0\.0 \(classifier, mean-probs\/\) runs on cpu, 1 worker thread, batches of up to 16$/.test(l)), logs.join('\n'));
+      assert.ok(logs.some((l) => /^model color-embedder 2 \(embedder, color-embedder\/\) runs on cpu, 1 worker thread, batches of up to 16$/.test(l)));
       assert.ok(errors.some((l) => l.includes('broken') && l.includes('MANIFEST_INVALID')), errors.join('\n'));
       assert.equal((await request(running.url).get('/v2/health/live')).status, 200);
       await running.ready;
@@ -56,14 +60,22 @@ describe('startServer', () => {
     }
   });
 
-  test('explicit --device cuda either runs on cuda or refuses to start (no silent cpu fallback)', async () => {
+  // Which branch runs is known before the test: is the CUDA provider installed, is there a GPU.
+  test('explicit --device cuda without the CUDA provider refuses to start: DEVICE_UNAVAILABLE, no silent cpu fallback', { skip: CUDA_PROVIDER && 'the CUDA provider is installed here' }, async () => {
     const logs: string[] = [];
+    await assert.rejects(startServer({ modelsDir, port: 0, host: '127.0.0.1', device: 'cuda', quiet: true, log: (l) => logs.push(l), logError: () => {} }), { code: 'DEVICE_UNAVAILABLE' });
+    assert.ok(logs.every((l) => !/runs on cpu/.test(l)), logs.join('\n'));
+  });
+
+  test('explicit --device cuda with the CUDA provider and a GPU serves every model on cuda', { skip: !(CUDA_PROVIDER && existsSync('/dev/nvidia0')) && 'no CUDA provider or no NVIDIA device here' }, async () => {
+    const logs: string[] = [];
+    const running = await startServer({ modelsDir, port: 0, host: '127.0.0.1', device: 'cuda', quiet: true, log: (l) => logs.push(l), logError: () => {} });
     try {
-      const running = await startServer({ modelsDir, port: 0, host: '127.0.0.1', device: 'cuda', quiet: true, log: (l) => logs.push(l), logError: () => {} });
-      await running.close();
+      const list = await request(running.url).get('/v1/models');
+      assert.deepEqual(list.body.models.map((m: { executionProvider: string }) => m.executionProvider), ['cuda', 'cuda']);
       assert.ok(logs.every((l) => !/runs on cpu/.test(l)), logs.join('\n'));
-    } catch (err) {
-      assert.equal((err as { code?: string }).code, 'DEVICE_UNAVAILABLE');
+    } finally {
+      await running.close();
     }
   });
 });
@@ -91,7 +103,7 @@ describe('serveCommand', () => {
       const controller = new AbortController();
       const lines: string[] = [];
       let url = '';
-      const done = serveCommand(['--models', dir, '--port', '0', '--host', '127.0.0.1', '--device', 'cpu'], {
+      const done = serveCommand(['--models', dir, '--galleries', join(dir, 'galleries'), '--port', '0', '--host', '127.0.0.1', '--device', 'cpu'], {
         signal: controller.signal,
         log: (l) => lines.push(l),
         onListening: (running) => {

@@ -4,8 +4,8 @@
 import type { DetectorSpec, Manifest } from '../../artifact/manifest.js';
 import { fitToInput } from '../fit-to-input.js';
 import { InferError } from '../infer-error.js';
-import type { ModelSession } from '../model-session.js';
 import { imageToTensor, type RgbImage } from '../preprocess.js';
+import type { RunOptions } from '../scheduled-model.js';
 import { decodeBlazeface } from './decode-blazeface.js';
 import { ssdAnchors } from './ssd-anchors.js';
 import { weightedNms } from './weighted-nms.js';
@@ -38,11 +38,18 @@ export interface DetectOptions {
   maxFaces?: number;
 }
 
-export class FaceDetector {
+/** What the detector needs of a model: its manifest and a run (a ModelSession, or a served model's scheduler). */
+export interface DetectorModel {
+  readonly name: string;
+  readonly manifest: Manifest;
+  run(batch: Float32Array, n: number, options?: RunOptions): Promise<Float32Array[]>;
+}
+
+export class FaceDetector<M extends DetectorModel = DetectorModel> {
   readonly spec: DetectorSpec;
   private readonly anchors: Float32Array;
 
-  constructor(readonly session: ModelSession) {
+  constructor(readonly session: M) {
     const m: Manifest = session.manifest;
     if (m.task !== 'detector' || !m.detector) {
       throw new InferError('WRONG_TASK', `Model "${m.name}" is ${m.task === 'embedder' ? 'an' : 'a'} ${m.task}; face detection needs a detector`);
@@ -55,11 +62,11 @@ export class FaceDetector {
     return this.session.name;
   }
 
-  /** Faces in `image` (upright pixels), largest box first. */
-  async detect(image: RgbImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
+  /** Faces in `image` (upright pixels), largest box first; `run` passes a request's deadline and timing to the model. */
+  async detect(image: RgbImage, options: DetectOptions = {}, run?: RunOptions): Promise<DetectedFace[]> {
     const { input } = this.session.manifest;
     const fitted = await fitToInput(image, input.width, input.height, input.resize);
-    const [raw] = await this.session.run(imageToTensor(fitted.pixels, input), 1);
+    const [raw] = await this.session.run(imageToTensor(fitted.pixels, input), 1, run);
     const found = decodeBlazeface(raw, this.anchors, { inputWidth: input.width, inputHeight: input.height, keypoints: this.spec.keypoints.length }, options.scoreThreshold ?? this.spec.scoreThreshold);
     const merged = weightedNms(found, this.spec.iouThreshold, options.maxFaces);
     const px = (x: number) => (x * input.width - fitted.offsetX) / fitted.scaleX;

@@ -5,7 +5,7 @@ import type { Request } from 'express';
 
 import type { Manifest } from '../../artifact/manifest.js';
 import { FaceDetector, type DetectedFace } from '../../infer/face-detection/face-detector.js';
-import type { ModelSession } from '../../infer/model-session.js';
+import type { ScheduledModel } from '../../infer/scheduled-model.js';
 import { DETECTOR_UNAVAILABLE, FACE_INDEX_OUT_OF_RANGE, INVALID_PARAMETER, WRONG_TASK } from '../error-codes.js';
 import type { ModelPool } from '../model-pool.js';
 
@@ -19,10 +19,10 @@ export function faceInputParam(req: Request, manifest: Manifest): FaceInput {
   return raw;
 }
 
-const detectors = new WeakMap<ModelSession, FaceDetector>();
+const detectors = new WeakMap<ScheduledModel, FaceDetector>();
 
 /** The FaceDetector over a served detector session (one per session). */
-export function faceDetectorOf(session: ModelSession): FaceDetector {
+export function faceDetectorOf(session: ScheduledModel): FaceDetector {
   let detector = detectors.get(session);
   if (!detector) {
     detector = new FaceDetector(session);
@@ -32,7 +32,7 @@ export function faceDetectorOf(session: ModelSession): FaceDetector {
 }
 
 /** The detector that finds faces for `embedder`: ?detector=, its manifest's, or the only one served. */
-export function detectorFor(pool: ModelPool, embedder: ModelSession, req: Request): FaceDetector {
+export function detectorFor(pool: ModelPool, embedder: ScheduledModel, req: Request): FaceDetector {
   const raw = req.query.detector;
   if (raw !== undefined && typeof raw !== 'string') throw new INVALID_PARAMETER('detector', `expected a model name, got ${JSON.stringify(raw)}`);
   const named = raw ?? embedder.manifest.face?.detector;
@@ -71,6 +71,6 @@ export function faceJson(face: DetectedFace) {
   };
 }
 
-function names(models: { session: ModelSession }[]): string {
+function names(models: { session: ScheduledModel }[]): string {
   return models.length ? models.map((m) => m.session.name).join(', ') : 'none';
 }

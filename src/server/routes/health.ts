@@ -1,4 +1,5 @@
-// KServe v2-style health: live once the process answers, ready once every model ran once.
+// KServe v2-style health: live once the process answers; ready once every loaded model is ready
+// (each model's state is listed either way; an unloaded model does not count).
 import { Router } from 'express';
 
 import { NOT_READY } from '../error-codes.js';
@@ -13,8 +14,8 @@ export function healthRoutes(pool: ModelPool): Router {
   });
   router.get(HEALTH_ROUTES.ready, (_req, res) => {
     const readiness = pool.readiness();
-    if (!readiness.ready) throw new NOT_READY(readiness.reason);
-    res.json({ ready: true, models: pool.names() });
+    if (!readiness.ready) throw new NOT_READY(readiness.reason).with({ details: { models: readiness.models } });
+    res.json({ ready: true, models: readiness.models });
   });
   return router;
 }

@@ -1,25 +1,35 @@
-// The model registry as clients see it: what is served, on which execution provider.
-import { Router, type Request } from 'express';
+// The model registry as clients see it: what is served, in which state, on which execution
+// provider and with which scheduler settings; and the admin routes that load (or retry, or
+// pick up from the models folder) and unload a model without a restart.
+import { Router, type Request, type RequestHandler } from 'express';
 
-import { MODEL_NOT_FOUND } from '../error-codes.js';
-import type { ModelPool, ServedModel } from '../model-pool.js';
+import { messageOf } from '../../errors.js';
+import { MODEL_LOAD_FAILED, MODEL_NOT_FOUND } from '../error-codes.js';
+import { ModelNotInFolder, type ModelPool, type ServedModel } from '../model-pool.js';
 
-export const MODEL_ROUTES = { list: '/v1/models', one: '/v1/models/:name' } as const;
+export const MODEL_ROUTES = {
+  list: '/v1/models',
+  one: '/v1/models/:name',
+  load: '/v1/models/:name/load',
+  unload: '/v1/models/:name/unload',
+} as const;
 
 /** The served model named in the path, or MODEL_NOT_FOUND listing the available names. */
 export function findModel(pool: ModelPool, req: Request): ServedModel {
   const name = String(req.params.name);
   const model = pool.get(name);
-  if (!model) {
-    const names = pool.names();
-    throw new MODEL_NOT_FOUND(name, names.length ? names.join(', ') : '(none)');
-  }
+  if (!model) throw notFound(name, pool.names());
   return model;
 }
 
+function notFound(name: string, names: string[]) {
+  return new MODEL_NOT_FOUND(name, names.length ? names.join(', ') : '(none)');
+}
+
 export function summarize(model: ServedModel) {
-  const { manifest, provider, device } = model.session;
+  const { manifest, provider, device, settings, executorKind, maxBatch } = model.session;
   const { tensor, layout, height, width, channels, color, resize } = manifest.input;
+  const stats = model.session.stats();
   return {
     name: manifest.name,
     version: manifest.version,
@@ -27,20 +37,45 @@ export function summarize(model: ServedModel) {
     input: { tensor, layout, height, width, channels, color, resize },
     output: { ...manifest.output },
     ...(manifest.labels ? { labels: manifest.labels.length } : {}),
-    executionProvider: provider,
-    device,
+    ...(provider ? { executionProvider: provider, device } : {}),
     state: model.state,
     ...(model.reason ? { reason: model.reason } : {}),
+    scheduler: {
+      executor: executorKind ?? settings.executor,
+      workers: settings.executor === 'worker' ? settings.workers : 1,
+      max_batch: maxBatch,
+      max_delay_ms: settings.maxDelayMs,
+      max_queue: settings.maxQueue,
+      ...(stats ? { queued: stats.queued, running: stats.running, items: stats.items, batches: stats.batches, rejected: stats.rejected } : {}),
+    },
   };
 }
 
-export function modelRoutes(pool: ModelPool): Router {
+export function modelRoutes(pool: ModelPool, options: { admin: RequestHandler }): Router {
   const router = Router();
   router.get(MODEL_ROUTES.list, (_req, res) => {
     res.json({ models: pool.list().map(summarize), unavailable: pool.unavailable });
   });
   router.get(MODEL_ROUTES.one, (req, res) => {
     res.json(findModel(pool, req).session.manifest);
+  });
+  router.post(MODEL_ROUTES.load, options.admin, async (req, res) => {
+    const name = String(req.params.name);
+    let model: ServedModel;
+    try {
+      model = await pool.load(name);
+    } catch (err) {
+      if (err instanceof ModelNotInFolder) throw notFound(name, err.available);
+      throw new MODEL_LOAD_FAILED(name, pool.redact(messageOf(err)));
+    }
+    if (model.state !== 'ready') throw new MODEL_LOAD_FAILED(name, pool.redact(model.reason ?? model.state)).with({ details: { state: model.state } });
+    res.json(summarize(model));
+  });
+  router.post(MODEL_ROUTES.unload, options.admin, async (req, res) => {
+    const name = String(req.params.name);
+    const model = await pool.unload(name);
+    if (!model) throw notFound(name, pool.names());
+    res.json(summarize(model));
   });
   return router;
 }

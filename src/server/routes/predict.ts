@@ -6,14 +6,18 @@
 // the largest face of each photo (or ?face1= / ?face2=).
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 
-import { DEFAULT_TOP_K, type ModelSession } from '../../infer/model-session.js';
-import { detectPhotoFaces, type PhotoFaces } from '../../infer/photo-faces.js';
-import { preprocessImage } from '../../infer/preprocess.js';
+import { withArticle } from '../../infer/task-words.js';
 import type { Task } from '../../artifact/manifest.js';
-import type { OperatingPoint } from '../../artifact/manifest.js';
+import type { DecodePool } from '../../infer/decode-pool.js';
+import { DEFAULT_TOP_K } from '../../infer/model-session.js';
+import { detectPhotoFaces, type PhotoFaces } from '../../infer/photo-faces.js';
+import type { RunOptions, ScheduledModel } from '../../infer/scheduled-model.js';
+import { admission } from '../admission.js';
 import { imageBody, imageOf, imagePairBody, imagePairOf } from '../content-type-parser.js';
 import { INVALID_PARAMETER, NO_FACE_FOUND, WRONG_TASK } from '../error-codes.js';
 import type { ModelPool, ServedModel } from '../model-pool.js';
+import { chooseOperatingPoint, servedOperatingPoints, type OperatingPointChoice } from '../operating-point.js';
+import { checkAlive, contextOf, requestContext, sendTimedJson, type RequestContext } from '../request-context.js';
 import { detectorFor, faceIndexParam, faceInputParam, faceJson, pickFace } from './face-photos.js';
 import { findModel } from './models.js';
 
@@ -23,109 +27,115 @@ export const PREDICT_ROUTES = {
   verify: '/v1/models/:name/verify',
 } as const;
 
-/** The operating point a verification decides at when the request names none (if the model has it). */
-export const DEFAULT_VERIFY_FAR = 1e-4;
-
 export interface PredictOptions {
-  maxBodyBytes?: number;
-  /** Largest decoded image, in pixels. */
-  maxPixels?: number;
+  maxBodyBytes: number;
+  /** Largest ?top_k=. */
+  maxTopK: number;
+  /** Requests in flight at once (limits.max_in_flight_requests). */
+  maxInFlight: number;
+  /** Default and largest deadline, ms. */
+  deadlineMs: number;
+  /** Decoding and preprocessing off the main thread. */
+  decoders: DecodePool;
+  /** Most faces detected and embedded in one photo (limits.max_faces). */
+  maxFaces: number;
 }
 
-export function predictRoutes(pool: ModelPool, options: PredictOptions = {}): Router {
+/**
+ * What every prediction route runs before reading the body: the in-flight cap, the model
+ * (found, of the task, ready), its query parameters, and the request's deadline. Routes that
+ * other modules add (detect, galleries) use it too.
+ */
+export function predictGuards(pool: ModelPool, task: Task, options: Pick<PredictOptions, 'maxInFlight' | 'deadlineMs' | 'maxTopK'>): RequestHandler[] {
+  return [admission(options.maxInFlight), withModel(pool, task, options.maxTopK), requestContext(options.deadlineMs)];
+}
+
+export function predictRoutes(pool: ModelPool, options: PredictOptions): Router {
   const router = Router();
   const body = imageBody({ maxBytes: options.maxBodyBytes });
+  const { decoders } = options;
 
-  router.post(PREDICT_ROUTES.classify, withModel(pool, 'classifier'), body, async (req, res) => {
-    const started = performance.now();
-    const model = modelOf(res);
-    const k = topKParam(req);
-    const { manifest } = model.session;
-    const tensor = await preprocessImage(imageOf(res), manifest.input, { maxPixels: options.maxPixels });
-    const preprocessed = performance.now();
-    const [row] = await model.session.run(tensor, 1);
-    const inferred = performance.now();
-    const predictions = model.session.predictions(row, k);
-    res.json({
-      model: { name: manifest.name, version: manifest.version },
-      predictions,
-      time_ms: times(started, preprocessed, inferred),
+  router.post(PREDICT_ROUTES.classify, ...predictGuards(pool, 'classifier', options), body, async (req, res) => {
+    const model = modelOf(res).session;
+    const context = bodyRead(res);
+    const k = topKParam(req, options.maxTopK);
+    const tensor = await timed(context, 'decode', decoders.tensor(imageOf(res), model.manifest.input, context));
+    const [row] = await model.run(tensor, 1, runOptions(context));
+    sendTimedJson(res, {
+      model: { name: model.name, version: model.manifest.version },
+      predictions: model.predictions(row, k),
+      time_ms: times(context),
     });
   });
 
-  router.post(PREDICT_ROUTES.embed, withModel(pool, 'embedder'), withFaces(pool, options.maxPixels), body, async (_req, res) => {
-    const started = performance.now();
-    const model = modelOf(res);
-    const { manifest } = model.session;
+  router.post(PREDICT_ROUTES.embed, ...predictGuards(pool, 'embedder', options), withFaces(pool, options), body, async (_req, res) => {
+    const model = modelOf(res).session;
+    const context = bodyRead(res);
     const faces = res.locals.faces as FacesOfPhotos | undefined;
     if (faces) {
-      const photo = await faces.find(imageOf(res), 'the image');
-      const preprocessed = performance.now();
-      const vectors = await model.session.embedPixels(photo.faces.map((f) => f.aligned));
-      const inferred = performance.now();
-      res.json({
-        model: { name: manifest.name, version: manifest.version },
+      const photo = await timed(context, 'decode', faces.find(imageOf(res), 'the image', context));
+      const vectors = await model.embedPixels(photo.faces.map((f) => f.aligned), runOptions(context));
+      sendTimedJson(res, {
+        model: { name: model.name, version: model.manifest.version },
         detector: faces.detector,
         image: { width: photo.width, height: photo.height },
         faces: photo.faces.map((f, i) => ({ ...faceJson(f), embedding: Array.from(vectors[i]) })),
-        dimension: manifest.output.dimension,
-        time_ms: times(started, preprocessed, inferred),
+        dimension: model.manifest.output.dimension,
+        time_ms: times(context),
       });
       return;
     }
-    const tensor = await preprocessImage(imageOf(res), manifest.input, { maxPixels: options.maxPixels });
-    const preprocessed = performance.now();
-    const [vector] = await model.session.embed(tensor, 1);
-    const inferred = performance.now();
-    res.json({
-      model: { name: manifest.name, version: manifest.version },
+    const tensor = await timed(context, 'decode', decoders.tensor(imageOf(res), model.manifest.input, context));
+    const [vector] = await model.embed(tensor, 1, runOptions(context));
+    sendTimedJson(res, {
+      model: { name: model.name, version: model.manifest.version },
       embedding: Array.from(vector),
       dimension: vector.length,
-      time_ms: times(started, preprocessed, inferred),
+      time_ms: times(context),
     });
   });
 
-  router.post(PREDICT_ROUTES.verify, withModel(pool, 'embedder'), checkFar, withFaces(pool, options.maxPixels, ['face1', 'face2']), imagePairBody({ maxBytes: options.maxBodyBytes }), async (_req, res) => {
-    const started = performance.now();
-    const model = modelOf(res);
-    const { manifest } = model.session;
-    const points = manifest.operatingPoints ?? [];
-    const chosen = res.locals.operatingPoint as OperatingPoint | undefined;
+  router.post(
+    PREDICT_ROUTES.verify,
+    ...predictGuards(pool, 'embedder', options),
+    checkOperatingPoint,
+    withFaces(pool, options, ['face1', 'face2']),
+    imagePairBody({ maxBytes: options.maxBodyBytes }),
+    async (_req, res) => {
+    const model = modelOf(res).session;
+    const context = bodyRead(res);
+    const chosen = res.locals.operatingPoint as OperatingPointChoice;
     const faces = res.locals.faces as FacesOfPhotos | undefined;
     let u: Float32Array;
     let v: Float32Array;
-    let preprocessed: number;
     let compared: object[] | undefined;
     if (faces) {
-      const photos = await Promise.all(imagePairOf(res).map((img, i) => faces.find(img, `image${i + 1}`)));
+      const photos = await timed(context, 'decode', Promise.all(imagePairOf(res).map((img, i) => faces.find(img, `image${i + 1}`, context))));
       const picked = photos.map((photo, i) => pickFace(photo.faces, faces.indices[i], `face${i + 1}`, `image${i + 1}`));
-      preprocessed = performance.now();
-      [u, v] = await model.session.embedPixels(picked.map((f) => f.aligned));
+      [u, v] = await model.embedPixels(picked.map((f) => f.aligned), runOptions(context));
       compared = picked.map((f, i) => ({ image: `image${i + 1}`, index: faces.indices[i], faces: photos[i].faces.length, ...faceJson(f) }));
     } else {
-      const [a, b] = await Promise.all(imagePairOf(res).map((img) => preprocessImage(img, manifest.input, { maxPixels: options.maxPixels })));
+      const [a, b] = await timed(context, 'decode', Promise.all(imagePairOf(res).map((img) => decoders.tensor(img, model.manifest.input, context))));
       const batch = new Float32Array(a.length * 2);
       batch.set(a, 0);
       batch.set(b, a.length);
-      preprocessed = performance.now();
-      [u, v] = await model.session.embed(batch, 2);
+      [u, v] = await model.embed(batch, 2, runOptions(context));
     }
-    const inferred = performance.now();
     let similarity = 0;
     for (let i = 0; i < u.length; i++) similarity += u[i] * v[i];
     // A threshold is the impostor score that FAR of impostor pairs exceed (protoserve eval
     // --calibrate): a pair is judged the same identity when its similarity is above it.
-    const decide = (p: OperatingPoint) => ({ far: p.far, threshold: p.threshold, same: similarity > p.threshold });
-    res.json({
-      model: { name: manifest.name, version: manifest.version },
-      ...(faces ? { detector: faces.detector, faces: compared } : {}),
+    sendTimedJson(res, {
+      model: { name: model.name, version: model.manifest.version },
       similarity,
-      decision: chosen ? decide(chosen) : null,
-      operating_points: points.map(decide),
-      ...(points.length === 0 ? { note: 'the model has no operating points: run protoserve eval --calibrate to add them' } : {}),
-      time_ms: times(started, preprocessed, inferred),
+      decision: chosen.threshold === null ? null : { far: chosen.far, threshold: chosen.threshold, same: similarity > chosen.threshold },
+      operating_point: chosen,
+      operating_points: servedOperatingPoints(model.manifest).map((p) => ({ far: p.far, threshold: p.threshold, same: similarity > p.threshold })),
+      ...(faces ? { detector: faces.detector, faces: compared } : {}),
+      time_ms: times(context),
     });
-  });
+    },
+  );
   return router;
 }
 
@@ -134,8 +144,8 @@ interface FacesOfPhotos {
   detector: { name: string; version: string };
   /** /verify: the face index asked for in each photo. */
   indices: number[];
-  /** Detects and aligns every face; NO_FACE_FOUND when there is none. */
-  find(bytes: Uint8Array, what: string): Promise<PhotoFaces>;
+  /** Decodes (in the decode pool), detects (through the detector's scheduler) and aligns every face; NO_FACE_FOUND when there is none. */
+  find(bytes: Uint8Array, what: string, context: RequestContext): Promise<PhotoFaces>;
 }
 
 /**
@@ -143,9 +153,9 @@ interface FacesOfPhotos {
  * manifest), resolves the detector and the ?face1=/?face2= indices (`indexParams`), so that a
  * wrong parameter answers at once.
  */
-function withFaces(pool: ModelPool, maxPixels: number | undefined, indexParams: string[] = []): RequestHandler {
+function withFaces(pool: ModelPool, options: Pick<PredictOptions, 'decoders' | 'maxFaces'>, indexParams: string[] = []): RequestHandler {
   return (req, res, next) => {
-    const embedder: ModelSession = modelOf(res).session;
+    const embedder: ScheduledModel = modelOf(res).session;
     if (faceInputParam(req, embedder.manifest) !== 'photo') {
       const stray = indexParams.find((p) => req.query[p] !== undefined);
       if (stray) throw new INVALID_PARAMETER(stray, 'face indices pick faces in whole photos; this request sends aligned crops (add ?input=photo)');
@@ -157,8 +167,14 @@ function withFaces(pool: ModelPool, maxPixels: number | undefined, indexParams: 
     const faces: FacesOfPhotos = {
       detector: { name: detector.name, version: detector.session.manifest.version },
       indices: indexParams.map((p) => faceIndexParam(req, p)),
-      find: async (bytes, what) => {
-        const photo = await detectPhotoFaces(bytes, detector, { size: input.width, templateScale: face?.templateScale, maxPixels });
+      find: async (bytes, what, context) => {
+        const photo = await detectPhotoFaces(bytes, detector, {
+          size: input.width,
+          templateScale: face?.templateScale,
+          maxFaces: options.maxFaces,
+          decode: (b) => options.decoders.decode(b, context),
+          run: runOptions(context),
+        });
         if (photo.faces.length === 0) throw new NO_FACE_FOUND(what, detector.name, detector.spec.scoreThreshold);
         return photo;
       },
@@ -168,76 +184,78 @@ function withFaces(pool: ModelPool, maxPixels: number | undefined, indexParams: 
   };
 }
 
-/** Resolves ?far= before the (up to two images) body is read; see operatingPointParam. */
-const checkFar: RequestHandler = (req, res, next) => {
-  const { session } = modelOf(res);
-  res.locals.operatingPoint = operatingPointParam(req, session.manifest.operatingPoints ?? [], session.name);
+/** Marks the body as read (the parse time) and checks the deadline has not passed meanwhile. */
+export function bodyRead(res: Response): RequestContext {
+  const context = contextOf(res);
+  context.times.parse = performance.now() - context.started;
+  checkAlive(context);
+  return context;
+}
+
+/** The request's signal, and its timing record for the scheduler to fill. */
+export function runOptions(context: RequestContext): RunOptions {
+  return { signal: context.signal, timing: context.times };
+}
+
+export async function timed<T>(context: RequestContext, stage: 'decode', work: Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await work;
+  } finally {
+    context.times[stage] += performance.now() - t0;
+  }
+}
+
+/** Resolves ?threshold= / ?far= before the (up to two images) body is read. */
+const checkOperatingPoint: RequestHandler = (req, res, next) => {
+  res.locals.operatingPoint = chooseOperatingPoint(req, modelOf(res).session.manifest);
   next();
 };
 
 /**
- * ?far=: the operating point to decide at, one of the model's (default 1e-4 when the model has
- * it, else the strictest one, the smallest FAR). None when the model has no operating points.
+ * Resolves the model and checks its task, its state and the query before the body is read, so
+ * a typo in the URL, a wrong task or a model that is not ready answers at once instead of
+ * after a 10 MB upload.
  */
-function operatingPointParam(req: Request, points: readonly OperatingPoint[], name: string): OperatingPoint | undefined {
-  const raw = req.query.far;
-  const available = points.map((p) => p.far).join(', ');
-  const near = (x: number, y: number) => Math.abs(x - y) <= 1e-9 * Math.max(Math.abs(x), Math.abs(y));
-  if (raw === undefined) return points.find((p) => near(p.far, DEFAULT_VERIFY_FAR)) ?? points[0];
-  const far = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-  if (!(far > 0 && far <= 1)) throw new INVALID_PARAMETER('far', `expected a false accept rate in (0, 1], got ${JSON.stringify(raw)}`);
-  const point = points.find((p) => near(p.far, far));
-  if (!point) {
-    throw new INVALID_PARAMETER(
-      'far',
-      points.length === 0
-        ? `model "${name}" has no operating points; run protoserve eval --calibrate to add them`
-        : `model "${name}" has no operating point at FAR ${far}; it has ${available}`,
-    );
-  }
-  return point;
-}
-
-/**
- * Resolves the model and checks its task and the query before the body is read, so a typo in
- * the URL or a wrong task answers at once instead of after a 10 MB upload.
- */
-function withModel(pool: ModelPool, task: Task): RequestHandler {
+function withModel(pool: ModelPool, task: Task, maxTopK: number): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const model = findModel(pool, req);
-    if (model.session.manifest.task !== task) {
-      const other = { classifier: 'classify', embedder: 'embed (or verify)', detector: 'detect' }[model.session.manifest.task];
-      throw new WRONG_TASK(model.session.name, `${article(model.session.manifest.task)}, not ${article(task)}`, `use POST /v1/models/${model.session.name}/${other}`);
+    const { name, manifest } = model.session;
+    if (manifest.task !== task) {
+      const other = { classifier: 'classify', embedder: 'embed (or verify)', detector: 'detect' }[manifest.task];
+      throw new WRONG_TASK(name, `${withArticle(manifest.task)}, not ${withArticle(task)}`, `use POST /v1/models/${name}/${other}`);
     }
-    if (task === 'classifier') topKParam(req);
+    model.session.checkReady();
+    if (task === 'classifier') topKParam(req, maxTopK);
     res.locals.model = model;
     next();
   };
 }
 
-function modelOf(res: Response): ServedModel {
+export function modelOf(res: Response): ServedModel {
   return res.locals.model as ServedModel;
 }
 
-/** ?top_k=: a positive integer (default 5); more than the label count returns every label. */
-function topKParam(req: Request): number {
+/** ?top_k=: a positive integer up to limits.max_top_k (default 5); more than the label count returns every label. */
+function topKParam(req: Request, max: number): number {
   const raw = req.query.top_k;
   if (raw === undefined) return DEFAULT_TOP_K;
-  if (typeof raw !== 'string' || !/^\d{1,6}$/.test(raw) || Number(raw) < 1) {
+  if (typeof raw !== 'string' || !/^\d{1,9}$/.test(raw) || Number(raw) < 1) {
     throw new INVALID_PARAMETER('top_k', `expected a positive integer, got ${JSON.stringify(raw)}`);
   }
+  if (Number(raw) > max) throw new INVALID_PARAMETER('top_k', `${raw} is over the limit of ${max} (limits.max_top_k)`);
   return Number(raw);
 }
 
-function times(started: number, preprocessed: number, inferred: number) {
+/** The request's stages in ms (also in the Server-Timing header). */
+export function times(context: RequestContext) {
   const round = (ms: number) => Math.round(ms * 1000) / 1000;
+  const t = context.times;
   return {
-    preprocess: round(preprocessed - started),
-    inference: round(inferred - preprocessed),
-    total: round(performance.now() - started),
+    parse: round(t.parse),
+    preprocess: round(t.decode),
+    queue: round(t.queueMs),
+    inference: round(t.inferenceMs),
+    total: round(performance.now() - context.started),
   };
-}
-
-function article(task: string): string {
-  return `${/^[aeiou]/.test(task) ? 'an' : 'a'} ${task}`;
 }

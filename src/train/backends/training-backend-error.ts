@@ -1,4 +1,6 @@
 // Errors from choosing a training backend. `code` is stable, for callers and tests to branch on.
+import { defineErrorCodes, type ErrorCodeSpec } from '../../error-registry.js';
+
 export type TrainingBackendErrorCode =
   /** The name given is not one of TRAINING_BACKEND_NAMES. */
   | 'UNSUPPORTED_BACKEND'
@@ -17,3 +19,10 @@ export class TrainingBackendError extends Error {
     super(message, options);
   }
 }
+
+// Registered with their classes (the CLI's exit statuses): see src/error-registry.ts.
+defineErrorCodes('training-backends', {
+  UNSUPPORTED_BACKEND: { class: 'usage', description: '--backend names no known training backend' },
+  BACKEND_UNAVAILABLE: { class: 'unavailable', description: 'the training backend named with --backend cannot load here' },
+  NO_BACKEND_AVAILABLE: { class: 'unavailable', description: 'no training backend could load at all' },
+} satisfies Record<TrainingBackendErrorCode, ErrorCodeSpec>);

@@ -9,12 +9,15 @@ export interface Batch {
   size: number;
 }
 
+/** What normalization needs to know of a set of images. */
+export type PixelFormat = Pick<ImageDataset, 'height' | 'width' | 'channels' | 'mean' | 'std'>;
+
 export class BatchMaker {
   private readonly pixelsPerImage: number;
   private readonly scale: Float32Array;
   private readonly shift: Float32Array;
 
-  constructor(private readonly dataset: ImageDataset) {
+  constructor(private readonly dataset: PixelFormat) {
     const { height, width, channels, mean, std } = dataset;
     this.pixelsPerImage = height * width * channels;
     // Precomputed per channel: pixel * scale + shift == (pixel / 255 - mean) / std.

@@ -9,8 +9,8 @@ export class FaceFolderSource implements FaceImageSource {
   readonly numIdentities: number;
   readonly identities: string[];
   readonly source: string;
+  readonly labels: Int32Array;
   private readonly paths: string[];
-  private readonly labels: Int32Array;
 
   constructor(root: string, readonly height = 112, readonly width = 112) {
     const { classNames, files } = listClassFolders(root);

@@ -11,6 +11,10 @@ export interface FaceImage {
 export interface FaceImageSource {
   readonly count: number;
   readonly numIdentities: number;
+  /** Every image's identity, by position, known without decoding the images. */
+  readonly labels: Int32Array;
+  /** Identity names by label (folder names; label numbers where the set has no names). */
+  readonly identities: string[];
   readonly height: number;
   readonly width: number;
   /** Describes the files for provenance. */

@@ -4,6 +4,9 @@
 // record whose labels are (first identity record, end of identity records) and the images are
 // records 1 .. label[0] - 1; otherwise every record of train.idx is an image. An image's label is
 // its header's label (the first one when flag > 0).
+// Every image's label is known at open without reading the images: from the identity records
+// that follow the images in the header-record layout (record label[0] + i holds identity i's
+// image range (start, end)), else from one pass over the records' headers.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage } from './decode-image.js';
@@ -13,16 +16,20 @@ import { RecordFile, RecordIoError, firstLabel, readRecordIndex, unpackRecord } 
 export class FaceRecordSource implements FaceImageSource {
   readonly count: number;
   readonly source: string;
+  readonly identities: string[];
 
   private constructor(
     private readonly file: RecordFile,
     private readonly offsets: number[],
+    readonly labels: Int32Array,
     readonly numIdentities: number,
     readonly height: number,
     readonly width: number,
     dir: string,
   ) {
     this.count = offsets.length;
+    // InsightFace's packed sets carry no names: identities are their label numbers.
+    this.identities = Array.from({ length: numIdentities }, (_, i) => String(i));
     this.source = `${dir} (InsightFace RecordIO, ${numIdentities} identities, ${this.count} images)`;
   }
 
@@ -41,12 +48,15 @@ export class FaceRecordSource implements FaceImageSource {
       const header0 = offsets.has(0) ? unpackRecord(await file.read(at(0))).header : undefined;
       let imageKeys: number[];
       let identities: number | undefined;
+      let labels: Int32Array;
       if (header0 && header0.flag > 0 && typeof header0.label !== 'number') {
         const [end, idEnd] = [Math.trunc(header0.label[0]), Math.trunc(header0.label[1])];
         imageKeys = Array.from({ length: end - 1 }, (_, i) => i + 1);
         identities = idEnd - end;
+        labels = await FaceRecordSource.labelsFromIdentityRecords(file, end, idEnd, at, idx);
       } else {
         imageKeys = keys;
+        labels = await FaceRecordSource.labelsFromHeaders(file, imageKeys.map(at));
       }
       const property = join(dir, 'property');
       let height = size?.height ?? 112;
@@ -58,27 +68,44 @@ export class FaceRecordSource implements FaceImageSource {
         height = size?.height ?? h;
         width = size?.width ?? w;
       }
-      if (identities === undefined) identities = await FaceRecordSource.countIdentities(file, imageKeys.map(at));
-      return new FaceRecordSource(file, imageKeys.map(at), identities, height, width, dir);
+      if (identities === undefined) identities = labels.reduce((m, y) => Math.max(m, y), -1) + 1;
+      const outside = labels.findIndex((y) => !(y >= 0 && y < identities!));
+      if (outside >= 0) throw new RecordIoError(`${rec}: image ${outside} has label ${labels[outside]}, outside the set's ${identities} identities`);
+      return new FaceRecordSource(file, imageKeys.map(at), labels, identities, height, width, dir);
     } catch (error) {
       await file.close();
       throw error;
     }
   }
 
-  /** Without a header record or property file: 1 + the largest label, reading every header. */
-  private static async countIdentities(file: RecordFile, offsets: number[]): Promise<number> {
-    let max = -1;
-    for (const o of offsets) max = Math.max(max, firstLabel(unpackRecord(await file.read(o)).header));
-    return Math.trunc(max) + 1;
+  /** Identity records end .. idEnd - 1: record end + i holds (start, stop), the keys of identity i's images. */
+  private static async labelsFromIdentityRecords(file: RecordFile, end: number, idEnd: number, at: (key: number) => number, idx: string): Promise<Int32Array> {
+    const labels = new Int32Array(end - 1).fill(-1);
+    for (let key = end; key < idEnd; key++) {
+      const { label } = unpackRecord(await file.read(at(key))).header;
+      if (typeof label === 'number' || label.length < 2) throw new RecordIoError(`${idx}: identity record ${key} holds no (start, end) image range`);
+      const [start, stop] = [Math.trunc(label[0]), Math.trunc(label[1])];
+      if (!(start >= 1 && stop <= end && start <= stop)) throw new RecordIoError(`${idx}: identity record ${key} has image range [${start}, ${stop}) outside 1..${end - 1}`);
+      labels.fill(key - end, start - 1, stop - 1);
+    }
+    const missing = labels.indexOf(-1);
+    if (missing >= 0) throw new RecordIoError(`${idx}: image record ${missing + 1} belongs to no identity record`);
+    return labels;
+  }
+
+  /** Without identity records: every image's header, in one pass. */
+  private static async labelsFromHeaders(file: RecordFile, offsets: number[]): Promise<Int32Array> {
+    const labels = new Int32Array(offsets.length);
+    for (let i = 0; i < offsets.length; i++) labels[i] = Math.trunc(firstLabel(unpackRecord(await file.read(offsets[i])).header));
+    return labels;
   }
 
   async read(index: number): Promise<FaceImage> {
     if (!(index >= 0 && index < this.count)) throw new RangeError(`image ${index} is not in 0..${this.count - 1}`);
     const { header, data } = unpackRecord(await this.file.read(this.offsets[index]));
     const label = Math.trunc(firstLabel(header));
-    if (!(label >= 0 && label < this.numIdentities)) {
-      throw new RecordIoError(`${this.file.path}: image ${index} has label ${label}, outside the set's ${this.numIdentities} identities`);
+    if (label !== this.labels[index]) {
+      throw new RecordIoError(`${this.file.path}: image ${index} has label ${label}, its identity record says ${this.labels[index]}`);
     }
     return { label, pixels: await decodeImage(data, { height: this.height, width: this.width, channels: 3 }) };
   }

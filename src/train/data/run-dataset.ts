@@ -9,8 +9,11 @@ import { loadImageFolder } from './image-folder.js';
 import { longTailSubset, type ClassOrder, type LongTailProfile } from './long-tail.js';
 import type { CropFlipOptions } from './random-crop-flip.js';
 
+/** The data sets whose files the user brings (`protoserve train --data DIR`). */
+export const CLASSIFIER_DATA_SETS = ['cifar10', 'cifar100', 'folder'];
+
 /** What `protoserve train --dataset` accepts. */
-export const TRAIN_DATASET_NAMES = [...DATASET_NAMES, 'cifar10', 'cifar100', 'folder'];
+export const TRAIN_DATASET_NAMES = [...DATASET_NAMES, ...CLASSIFIER_DATA_SETS];
 
 export interface RunDataSettings {
   dataset: string;

@@ -1,4 +1,5 @@
 // Typed errors for building networks and moving their weights.
+import { defineErrorCodes, type ErrorCodeSpec } from '../../error-registry.js';
 import { ProtoserveError } from '../../errors.js';
 
 export type NetErrorCode =
@@ -20,3 +21,12 @@ export class NetError extends ProtoserveError {
     super(code, message, options);
   }
 }
+
+// Registered with their classes (the CLI's exit statuses): see src/error-registry.ts.
+defineErrorCodes('nets', {
+  UNKNOWN_BACKBONE: { class: 'usage', description: 'a backbone name that the registry does not know' },
+  BACKBONE_OPTIONS_INVALID: { class: 'usage', description: 'options a backbone cannot use (e.g. an input too small for its strides)' },
+  NET_GRAPH_INVALID: { class: 'internal', description: 'a layer graph that is not well formed (shapes, ids, parameters)' },
+  NET_INPUT_SHAPE: { class: 'invalid-input', description: 'a net was given an input of the wrong shape' },
+  WEIGHTS_MISMATCH: { class: 'invalid-input', description: 'weights (e.g. from a checkpoint) are missing, unknown or wrongly shaped' },
+} satisfies Record<NetErrorCode, ErrorCodeSpec>);

@@ -15,7 +15,7 @@ export interface BackboneOptions {
   inputShape?: [number, number, number];
   /** CIFAR ResNets only: width of the first stage (default 16); features are 4x this. */
   width?: number;
-  /** mobilefacenet (default 128) and iresnet* (default 512): embedding size. */
+  /** mobilefacenet (default 128) and iresnet* (default 512): embedding size; resnet*: an optional embedding layer. */
   embeddingDim?: number;
   /** iresnet* only: dropout before the FC layer (default 0). */
   dropout?: number;
@@ -45,9 +45,9 @@ const FAMILIES: Record<BackboneName, Family> = {
 
 function cifar(depth: 8 | 20 | 32): Family {
   return {
-    summary: `CIFAR ResNet-${depth} (He et al. 2016 §4.2), any HxWxC -> 4*width (64 at width 16)`,
-    options: ['inputShape', 'width', 'seed'],
-    graph: (o) => cifarResNetGraph({ depth, width: o.width, inputShape: o.inputShape }),
+    summary: `CIFAR ResNet-${depth} (He et al. 2016 §4.2), any HxWxC -> 4*width (64 at width 16), or embeddingDim`,
+    options: ['inputShape', 'width', 'embeddingDim', 'seed'],
+    graph: (o) => cifarResNetGraph({ depth, width: o.width, inputShape: o.inputShape, embeddingDim: o.embeddingDim }),
   };
 }
 
@@ -61,6 +61,11 @@ function iresnet(depth: 18 | 34 | 50): Family {
 
 export function isBackboneName(name: string): name is BackboneName {
   return (BACKBONE_NAMES as readonly string[]).includes(name);
+}
+
+/** Whether the backbone takes `option` (e.g. 'width' for the CIFAR ResNets only). */
+export function backboneTakes(name: string, option: keyof BackboneOptions): boolean {
+  return isBackboneName(name) && FAMILIES[name].options.includes(option);
 }
 
 /** One line per backbone, for help texts. */

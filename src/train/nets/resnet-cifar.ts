@@ -8,6 +8,9 @@
 // thousand parameters and is what most reimplementations (torchvision-style) use.
 // 3x3 convolutions pad 1 on every side as the PyTorch originals do; the 1x1 projections pad 0,
 // so both branches agree on the output size for odd inputs too (floor((n-1)/2)+1).
+// With `embeddingDim` (embedders), the pooled features go through a linear layer and a batch norm
+// without scale, as IResNet's embedding layer (fc + features BN): the pooled features come after
+// a ReLU, so without it every embedding would lie in the positive orthant.
 import { NetError } from './net-error.js';
 import { GraphBuilder, type NetGraph } from './net-graph.js';
 
@@ -18,6 +21,8 @@ export interface CifarResNetOptions {
   width?: number;
   /** [height, width, channels]; default [32, 32, 3]. Any size of at least 4x4 works. */
   inputShape?: [number, number, number];
+  /** Embedders: a linear embedding of this size (+ BN) after the pooling; default none (features 4w). */
+  embeddingDim?: number;
   name?: string;
 }
 
@@ -49,5 +54,9 @@ export function cifarResNetGraph(opts: CifarResNetOptions): NetGraph {
       x = b.relu(b.add(y, shortcut, `${p}.add`));
     }
   });
-  return b.build(b.globalAvgPool(x, 'pool'));
+  const pooled = b.globalAvgPool(x, 'pool');
+  const d = opts.embeddingDim;
+  if (d === undefined) return b.build(pooled);
+  if (!Number.isInteger(d) || d < 1) throw new NetError('BACKBONE_OPTIONS_INVALID', `embedding size must be a positive integer, got ${d}`);
+  return b.build(b.batchNorm(b.dense(pooled, d, { bias: true }, 'fc'), { scale: false }, 'features'));
 }

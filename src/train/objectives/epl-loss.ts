@@ -22,6 +22,10 @@
 //
 // marginLoss(input, options) is the same head WITHOUT EPL (the baselines): block 1 only, no Q.
 //
+// eplLossAfterUpdate(input, options) is steps 2-4 alone, with input.empiricalPrototypes already
+// updated: the objective (./epl-objective.ts) updates Q from the whole batch (ctx.gather) and
+// computes this on its shard; eplLoss = the update on the batch, then this.
+//
 // Differentiable with tf.variableGrads / tf.grad with respect to the embeddings, W and b. When
 // called inside tf.variableGrads, tf.keep the returned empiricalPrototypes.
 import * as tf from '@tensorflow/tfjs';
@@ -93,23 +97,35 @@ export function marginLoss(input: MarginLossInput, options: MarginLossOptions): 
 
 export function eplLoss(input: EplLossInput, options: EplLossOptions): { loss: tf.Scalar; empiricalPrototypes: tf.Tensor2D } {
   checkBatch(input);
-  const { epoch } = input;
-  if (!(Number.isInteger(epoch) && epoch >= 1)) throw new RangeError(`epoch must be a 1-based integer, got ${epoch}`);
+  checkEpoch(input.epoch);
+  return tf.tidy(() => {
+    const empiricalPrototypes = updateEmpiricalPrototypes(input.empiricalPrototypes, l2NormalizeRows(input.embeddings), input.labels);
+    const loss = eplLossAfterUpdate({ ...input, empiricalPrototypes }, options);
+    return { loss, empiricalPrototypes };
+  });
+}
+
+/** Blocks 1 and 2 and the head's loss, against empirical prototypes that are already updated. */
+export function eplLossAfterUpdate(input: EplLossInput, options: EplLossOptions): tf.Scalar {
+  checkBatch(input);
+  checkEpoch(input.epoch);
   const k = options.k ?? EPL_DEFAULTS.k;
   const startEpoch = options.startEpoch ?? EPL_DEFAULTS.startEpoch;
   return tf.tidy(() => {
     const e = l2NormalizeRows(input.embeddings);
-    const empiricalPrototypes = updateEmpiricalPrototypes(input.empiricalPrototypes, e, input.labels);
     const onehot = tf.oneHot(tf.tensor1d(input.labels, 'int32'), input.prototypes.shape[0]).toFloat() as tf.Tensor2D;
     let cosines = learnedCosines(e, input.prototypes, options.head);
     let labels = onehot;
-    if (epoch >= startEpoch) {
-      const v = tf.matMul(e, l2NormalizeRows(detach(empiricalPrototypes)), false, true);
+    if (input.epoch >= startEpoch) {
+      const v = tf.matMul(e, l2NormalizeRows(detach(input.empiricalPrototypes)), false, true);
       const adjusted = tf.sub(v, tf.mul(tf.mul(onehot, k), detach(v))) as tf.Tensor2D;
       cosines = tf.concat([cosines, adjusted], 0);
       labels = tf.concat([onehot, onehot], 0);
     }
-    const loss = marginHeadLoss(cosines, labels, headOptions(input, options));
-    return { loss, empiricalPrototypes };
+    return marginHeadLoss(cosines, labels, headOptions(input, options));
   });
+}
+
+function checkEpoch(epoch: number): void {
+  if (!(Number.isInteger(epoch) && epoch >= 1)) throw new RangeError(`epoch must be a 1-based integer, got ${epoch}`);
 }

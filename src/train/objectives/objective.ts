@@ -94,6 +94,18 @@ export type InferenceHead =
   | { kind: 'linear'; weight: Float32Array; bias: Float32Array; classes: number }
   | { kind: 'l2normalize' };
 
+/**
+ * Embedders: one prototype per training identity in the embedding space (EPL's empirical
+ * prototypes, or the normalized rows of a margin head's learned prototypes), row-major
+ * [classes, dimension], for seeding a gallery with the training identities.
+ */
+export interface IdentityPrototypes {
+  kind: 'empirical' | 'learned';
+  values: Float32Array;
+  classes: number;
+  dimension: number;
+}
+
 export interface Objective {
   /** Stable name recorded in provenance, e.g. 'softmax-ce', 'bce3s'. */
   readonly name: string;
@@ -116,6 +128,8 @@ export interface Objective {
   /** After the last step of each epoch (e.g. BCE3S's MaxNorm projection). */
   endEpoch?(position: StepPosition): void;
   inferenceHead(): InferenceHead;
+  /** Embedders with class prototypes: their current values (copies). */
+  prototypes?(): IdentityPrototypes;
   dispose(): void;
 }
 

@@ -1,11 +1,13 @@
-// Objectives by name: what `protoserve train --objective` accepts, each with its stages (and the
-// optimizer settings its reference uses in them), its own options (`protoserve train` flags,
-// recorded in the run's objectiveOptions), and how a checkpoint's run configuration rebuilds the
-// objective it was trained with (export, resume).
+// Objectives by name: what `protoserve train --objective` accepts, what each trains (classifier
+// or embedder), its stages (and the optimizer settings its reference uses in them), its own
+// options (`protoserve train` flags, recorded in the run's objectiveOptions), and how a
+// checkpoint's run configuration rebuilds the objective it was trained with (export, resume).
 import type { StageConfig } from '../run-config.js';
 import { Bce3s, BCE3S_SETTINGS, BCE3S_STAGES } from './bce3s.js';
+import { EplObjective } from './epl-objective.js';
 import { LogitAdjustedCrossEntropy } from './logit-adjusted-ce.js';
-import type { Objective, StageSpec } from './objective.js';
+import type { MarginHead } from './margin-heads.js';
+import type { Objective, StageSpec, Task } from './objective.js';
 import { SoftmaxCrossEntropy } from './softmax-cross-entropy.js';
 
 /** What an objective is built from besides its own options. */
@@ -35,10 +37,17 @@ export type StageDefaults = Partial<Omit<StageConfig, 'name'>>;
 
 interface ObjectiveEntry {
   summary: string;
+  /** What the objective trains (default classifier). */
+  task?: Task;
   stages: readonly StageSpec[];
   stageDefaults?: Record<string, StageDefaults>;
+  /**
+   * Numeric options, each a `protoserve train` flag of its own (long-tail-flags.ts). Embedder
+   * objectives list none: their options come from the embedder flags (embedder-options.ts) and
+   * their build checks them (marginOptions).
+   */
   options: readonly ObjectiveOption[];
-  build(ctx: ObjectiveContext, options: Record<string, number>): Objective;
+  build(ctx: ObjectiveContext, options: ObjectiveOptions): Objective;
 }
 
 const TRAIN_STAGE: readonly StageSpec[] = [{ name: 'train', trainBackbone: true }];
@@ -54,7 +63,7 @@ const OBJECTIVES: Record<string, ObjectiveEntry> = {
     summary: 'linear classifier, softmax CE on logits + tau log(prior) in training (Menon et al. 2021)',
     stages: TRAIN_STAGE,
     options: [{ key: 'tau', flag: 'tau', default: 1, help: 'scale of the log-prior added to the training logits' }],
-    build: (ctx, o) => new LogitAdjustedCrossEntropy(ctx, { tau: o.tau }),
+    build: (ctx, o) => new LogitAdjustedCrossEntropy(ctx, { tau: o.tau as number }),
   },
   bce3s: {
     summary: 'BCE3S (AAAI 2026): joint + contrastive + uniform BCE, then classifier re-balancing',
@@ -76,10 +85,32 @@ const OBJECTIVES: Record<string, ObjectiveEntry> = {
     ],
     build: (ctx, o) => {
       if (!ctx.inputShape) throw new Error('bce3s: the objective needs the images\' inputShape to build its mixed views');
-      return new Bce3s({ ...ctx, inputShape: ctx.inputShape }, o);
+      return new Bce3s({ ...ctx, inputShape: ctx.inputShape }, o as Record<string, number>);
     },
   },
+  epl: {
+    summary: 'embedder: EPL, empirical prototypes on a --head cosface|arcface|uniface margin head',
+    task: 'embedder',
+    stages: TRAIN_STAGE,
+    options: [],
+    build: (ctx, o) => new EplObjective({ ...ctx, ...marginOptions(o, ['head', 'scale', 'margin', 'k', 'startEpoch']), epl: true }),
+  },
+  margin: {
+    summary: 'embedder: the --head margin head alone, without EPL (baseline)',
+    task: 'embedder',
+    stages: TRAIN_STAGE,
+    options: [],
+    build: (ctx, o) => new EplObjective({ ...ctx, ...marginOptions(o, ['head', 'scale', 'margin']), epl: false }),
+  },
 };
+
+/** The embedder objectives' options from a run configuration; refuses options they do not take. */
+function marginOptions(o: Record<string, number | string | boolean>, accepted: string[]) {
+  const unknown = Object.keys(o).filter((k) => !accepted.includes(k));
+  if (unknown.length > 0) throw new Error(`objective options ${unknown.join(', ')} do not apply here; it takes ${accepted.join(', ')}`);
+  const num = (k: string) => (o[k] === undefined ? undefined : Number(o[k]));
+  return { head: (o.head ?? 'arcface') as MarginHead, scale: num('scale'), margin: num('margin'), k: num('k'), startEpoch: num('startEpoch') };
+}
 
 export const OBJECTIVE_NAMES = Object.keys(OBJECTIVES);
 
@@ -87,6 +118,11 @@ function entry(name: string): ObjectiveEntry {
   const e = OBJECTIVES[name];
   if (!e) throw new Error(`Unsupported objective: "${name}". Should be one of: ${OBJECTIVE_NAMES.join(', ')}`);
   return e;
+}
+
+/** What the named objective trains. */
+export function objectiveTask(name: string): Task {
+  return entry(name).task ?? 'classifier';
 }
 
 export function describeObjectives(): Array<{ name: string; summary: string; stages: string[]; options: readonly ObjectiveOption[] }> {
@@ -123,8 +159,9 @@ export function optionsFromFlags(name: string, byFlag: Record<string, number>): 
  * The objective's options with its defaults filled in. `given` is keyed by option key; a key the
  * objective does not have is an error that names the objectives that do have it.
  */
-export function resolveObjectiveOptions(name: string, given: ObjectiveOptions): Record<string, number> {
+export function resolveObjectiveOptions(name: string, given: ObjectiveOptions): ObjectiveOptions {
   const e = entry(name);
+  if (e.task === 'embedder') return given;
   for (const key of Object.keys(given)) {
     if (!e.options.some((o) => o.key === key)) {
       const owners = Object.entries(OBJECTIVES).filter(([, x]) => x.options.some((o) => o.key === key)).map(([n]) => n);

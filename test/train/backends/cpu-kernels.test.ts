@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { resolveTrainingBackend } from '../../../src/train/backends/index.js';
 import { cpuTrainingKernels, registerCpuTrainingKernels } from '../../../src/train/backends/cpu-kernels/index.js';
+import { uniformArray } from '../../../src/seeded-random.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -24,11 +25,8 @@ before(async () => {
 /** Deterministic values in [-1, 1), with every `zeroEvery`-th one 0 (as after a ReLU). */
 function values(shape: number[], seed: number, zeroEvery = 0): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
-  let s = seed * 7919 + 1;
-  const data = Float32Array.from({ length: size }, (_, i) => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return zeroEvery > 0 && i % zeroEvery === 0 ? 0 : (s / 4294967296) * 2 - 1;
-  });
+  const data = uniformArray(size, -1, 1, seed);
+  if (zeroEvery > 0) for (let i = 0; i < size; i += zeroEvery) data[i] = 0;
   return tf.tensor(data, shape);
 }
 

@@ -2,6 +2,7 @@
 // name the best loadable backend runs and the log line says why the better ones did not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -83,4 +84,46 @@ test('switching back and forth between forced backends activates each', async ()
   assert.equal(tf.getBackend(), 'wasm');
   assert.equal((await resolveTrainingBackend({ backend: 'cpu', log: () => {} })).name, 'cpu');
   assert.equal(tf.getBackend(), 'cpu');
+});
+
+test('--backend tfjs-node where it is installed: it runs, on TensorFlow\'s C library, and computes', { skip: !nodeInstalled && '@tensorflow/tfjs-node is not installed here' }, async () => {
+  const lines: string[] = [];
+  const resolved = await resolveTrainingBackend({ backend: 'tfjs-node', log: (l) => lines.push(l) });
+  assert.equal(resolved.name, 'tfjs-node');
+  assert.equal(tf.getBackend(), 'tensorflow');
+  assert.deepEqual(lines, ['training backend: tfjs-node (TensorFlow C library on CPU), chosen with --backend']);
+  assert.deepEqual(Array.from(tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]]))).dataSync()), [11]);
+});
+
+test('with no name where tfjs-node is installed (and no GPU package): tfjs-node runs, not wasm', { skip: (!nodeInstalled || nodeGpuInstalled) && 'needs @tensorflow/tfjs-node without -gpu' }, async () => {
+  const resolved = await resolveTrainingBackend({ log: () => {} });
+  assert.equal(resolved.name, 'tfjs-node');
+  assert.deepEqual(resolved.reasons.map((r) => r.name), ['tfjs-node-gpu']);
+});
+
+/**
+ * resolveTrainingBackend, once per name in turn ('' for none), in a child process where
+ * @tensorflow/tfjs-node(-gpu) resolve to a stand-in addon.
+ */
+function withStandIn(backends: string[], gpu: boolean): Array<Record<string, unknown>> {
+  const dir = new URL('./stand-in-tfjs-node/', import.meta.url).pathname;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', `${dir}register.mjs`, `${dir}resolve.ts`, ...backends], {
+    encoding: 'utf8',
+    env: { ...process.env, STAND_IN_GPU: gpu ? '1' : '0' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+
+test('the native backends\' success path, against a stand-in addon that registers "tensorflow" as tfjs-node does', () => {
+  const [forced, auto] = withStandIn(['tfjs-node', ''], false);
+  // Forced: it loads, becomes the active tfjs backend, computes, and the line says so.
+  assert.deepEqual(forced, {
+    name: 'tfjs-node', line: 'training backend: tfjs-node (TensorFlow C library on CPU), chosen with --backend', active: 'tensorflow', sum: [2, 3], reasons: [],
+  });
+  // Unforced, with no GPU: tfjs-node-gpu is refused (it would compute on the CPU), tfjs-node runs before wasm.
+  assert.deepEqual([auto.name, auto.active, auto.reasons], ['tfjs-node', 'tensorflow', ['tfjs-node-gpu']]);
+  assert.match(String(auto.line), /not available: tfjs-node-gpu: @tensorflow\/tfjs-node-gpu loaded, but TensorFlow sees no GPU device/);
+  // With a GPU, tfjs-node-gpu runs first.
+  assert.deepEqual(withStandIn([''], true)[0].line, 'training backend: tfjs-node-gpu (TensorFlow C library on GPU)');
 });

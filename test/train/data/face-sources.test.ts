@@ -1,16 +1,18 @@
 // Face training data: InsightFace's RecordIO (train.rec/.idx/property written by
 // scripts/fixtures/make-face-records.py byte for byte as dmlc-core and mxnet.recordio write them,
 // one record split around an embedded magic number) and identity folders holding the same JPEGs,
-// against the pixels OpenCV decodes; streaming batches per epoch.
+// against the pixels OpenCV decodes; the training source that streams them with flips.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { faceBatches } from '../../../src/train/data/face-batches.js';
+import { mulberry32 } from '../../../src/seeded-random.js';
 import { FaceFolderSource } from '../../../src/train/data/face-folder-source.js';
 import type { FaceImageSource } from '../../../src/train/data/face-image-source.js';
 import { FaceRecordSource } from '../../../src/train/data/face-record-source.js';
+import { FaceTrainingSource } from '../../../src/train/data/face-training-source.js';
+import { faceSetFormat, openFaceSet } from '../../../src/train/data/open-face-set.js';
 import { RECORDIO_MAGIC, RecordFile, readRecordIndex, unpackRecord } from '../../../src/train/data/recordio.js';
 
 const DIR = new URL('./fixtures/faces/', import.meta.url).pathname;
@@ -107,47 +109,58 @@ describe('identity folders', () => {
   });
 });
 
-describe('face batches', () => {
-  it('visit every image once per epoch in a seeded order, flipping about half, resumable', async () => {
-    const source = new FaceFolderSource(join(DIR, 'faces'), 16, 16);
-    const originals = await readAll(source);
-    const collect = async (o: Parameters<typeof faceBatches>[1]) => {
-      const out = [];
-      for await (const b of faceBatches(source, o)) out.push(b);
-      return out;
-    };
-    const epoch1 = await collect({ batchSize: 4, seed: 1, epoch: 1 });
-    assert.deepEqual(epoch1.map((b) => b.count), [4, 2]);
-    assert.deepEqual(epoch1.flatMap((b) => Array.from(b.labels)).sort(), [...expected.labels].sort());
-    // Each image is its original or its mirror image.
-    let mirrored = 0;
+describe('face training source', () => {
+  it('reads the asked images, mirrors about half from the step\'s random numbers, normalizes as InsightFace', async () => {
+    const folder = new FaceFolderSource(join(DIR, 'faces'), 16, 16);
+    const originals = await readAll(folder);
+    const source = new FaceTrainingSource(folder);
+    assert.deepEqual(Array.from(source.labels), expected.labels);
+    assert.equal(source.classes, 3);
+    assert.deepEqual(source.inputShape, [16, 16, 3]);
+    const indices = [5, 0, 3, 3, 1, 2, 4, 0];
+    const batch = await source.read(indices, mulberry32(7));
+    assert.deepEqual(Array.from(batch.labels), indices.map((i) => expected.labels[i]));
+    // The same random stream flips the same images: a resumed step reads the same batch.
+    assert.deepEqual(await source.read(indices, mulberry32(7)), batch);
     const size = 16 * 16 * 3;
-    for (const b of epoch1) {
-      for (let i = 0; i < b.count; i++) {
-        const img = b.images.subarray(i * size, (i + 1) * size);
-        const same = originals.find((o) => Buffer.compare(Buffer.from(o.pixels), Buffer.from(img)) === 0);
-        const flip = originals.find((o) => {
-          for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) for (let c = 0; c < 3; c++) {
-            if (o.pixels[(y * 16 + x) * 3 + c] !== img[(y * 16 + 15 - x) * 3 + c]) return false;
-          }
-          return true;
-        });
-        assert.ok(same || flip, 'an original or its mirror');
-        if (!same) mirrored++;
-      }
-    }
-    assert.ok(mirrored > 0 && mirrored < 6, `${mirrored} of 6 mirrored`);
-    const again = await collect({ batchSize: 4, seed: 1, epoch: 1 });
-    assert.deepEqual(again, epoch1);
-    const epoch2 = await collect({ batchSize: 4, seed: 1, epoch: 2 });
-    assert.notDeepEqual(epoch2.map((b) => Array.from(b.images)), epoch1.map((b) => Array.from(b.images)));
-    const resumed = await collect({ batchSize: 4, seed: 1, epoch: 1, start: 4 });
-    assert.deepEqual(resumed, epoch1.slice(1));
-    assert.deepEqual((await collect({ batchSize: 4, seed: 1, epoch: 1, dropLast: true })).length, 1);
-    const unflipped = await collect({ batchSize: 6, seed: 1, epoch: 1, flip: false });
-    for (let i = 0; i < 6; i++) {
-      const img = unflipped[0].images.subarray(i * size, (i + 1) * size);
-      assert.ok(originals.some((o) => Buffer.compare(Buffer.from(o.pixels), Buffer.from(img)) === 0));
-    }
+    const unit = (v: number) => (v / 255 - 0.5) / 0.5;
+    let mirrored = 0;
+    indices.forEach((at, i) => {
+      const got = batch.pixels.subarray(i * size, (i + 1) * size);
+      const o = originals[at].pixels;
+      const same = o.every((v, p) => Math.abs(got[p] - unit(v)) < 1e-6);
+      const flip = o.every((_, p) => {
+        const c = p % 3;
+        const x = Math.floor(p / 3) % 16;
+        const y = Math.floor(p / 48);
+        return Math.abs(got[p] - unit(o[(y * 16 + 15 - x) * 3 + c])) < 1e-6;
+      });
+      assert.ok(same || flip, `image ${i}: the original or its mirror, normalized`);
+      if (!same) mirrored++;
+    });
+    assert.ok(mirrored > 0 && mirrored < indices.length, `${mirrored} of ${indices.length} mirrored`);
+    const plain = await new FaceTrainingSource(folder, false).read(indices, mulberry32(7));
+    indices.forEach((at, i) => {
+      assert.ok(originals[at].pixels.every((v, p) => Math.abs(plain.pixels[i * size + p] - unit(v)) < 1e-6), `--no-flip: image ${i} as stored`);
+    });
+  });
+
+  it('streams InsightFace records the same way, labels known at open from the identity records', async () => {
+    const records = await FaceRecordSource.open(DIR);
+    assert.deepEqual(Array.from(records.labels), expected.labels);
+    assert.deepEqual(records.identities, ['0', '1', '2']);
+    const batch = await new FaceTrainingSource(records, false).read([0, 3, 5], mulberry32(1));
+    assert.deepEqual(Array.from(batch.labels), [0, 1, 2]);
+    await records.close();
+  });
+});
+
+describe('openFaceSet', () => {
+  it('tells the layouts apart, and says what a face set folder must hold', async () => {
+    assert.equal(faceSetFormat(DIR), 'recordio');
+    assert.equal(faceSetFormat(join(DIR, 'faces')), 'folders');
+    const folders = await openFaceSet(join(DIR, 'faces'), { height: 16, width: 16 });
+    assert.deepEqual(folders.identities, ['id00', 'id01', 'id02']);
+    assert.throws(() => faceSetFormat(join(DIR, 'nope')), /must hold identity folders \(<identity>\/\*\.jpg\) or InsightFace's train.rec \+ train.idx/);
   });
 });

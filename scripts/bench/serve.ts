@@ -1,0 +1,316 @@
+// Serving speed, measured in one run and printed as ratios (machines here are noisy: only
+// ratios of measurements taken side by side mean anything; each figure is repeated and shown as
+// a range):
+//   1. bare onnxruntime on an IResNet-50 export (batch 1 and 16; one session with 1..cores
+//      intra-op threads, or one single-threaded session per core) against protoserve over HTTP
+//      (/embed, multipart JPEG, `--clients` concurrent clients) in that best configuration: goal >= 0.9x;
+//   2. protoserve against the naive Python reference service (reference_service.py: FastAPI +
+//      onnxruntime + Pillow, uvicorn, one worker, `def` handlers): goal >= 1.2x;
+//   3. micro-batching on (max_batch 16) against off (max_batch 1) at the same clients, on
+//      IResNet-50 and on the small default classifier: goal >= 1.5x;
+//   4. the small default classifier's fixed per-request cost, split by the Server-Timing header
+//      into parse, decode, queue, inference and serialization;
+//   5. /v2/health/live p99 while the server is saturated: goal < 10 ms; and the same figures with
+//      the inline executor (sessions on the main thread), which is how the default was chosen.
+//
+//   npm run build && npx tsx scripts/bench/serve.ts [--seconds 6] [--requests 64] [--repeats 3] [--clients 16]
+//     [--iresnet /tmp/protoserve-bench] [--python .cache/bench-venv/bin/python] [--skip-python]
+//
+// The Python service needs fastapi, uvicorn, pillow, python-multipart, numpy and onnxruntime:
+//   python3 -m venv .cache/bench-venv && .cache/bench-venv/bin/pip install fastapi uvicorn pillow python-multipart numpy onnxruntime
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import autocannon from 'autocannon';
+import ort from 'onnxruntime-node';
+import sharp from 'sharp';
+
+import { readArtifact } from '../../src/artifact/read-artifact.js';
+import { loadDataset } from '../../src/train/data/datasets.js';
+import { startWorker } from '../../src/worker-thread.js';
+import { testImagePng } from '../mnist-samples.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '6' },
+    requests: { type: 'string', default: '64' },
+    repeats: { type: 'string', default: '3' },
+    clients: { type: 'string', default: '16' },
+    iresnet: { type: 'string', default: join(tmpdir(), 'protoserve-bench') },
+    python: { type: 'string', default: '.cache/bench-venv/bin/python' },
+    'skip-python': { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(values.seconds);
+/** IResNet-50 requests per HTTP measurement (the small classifier gets 20 times as many). */
+const REQUESTS = Number(values.requests);
+const REPEATS = Number(values.repeats);
+const CLIENTS = Number(values.clients);
+const CORES = availableParallelism();
+const IRESNET = 'iresnet50-untrained';
+const CLI = 'dist/cli.js';
+if (!existsSync(CLI)) throw new Error('run `npm run build` first: the servers run from dist/');
+
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+console.log(`serve bench: ${CORES} cores, ${SECONDS} s per bare measurement, ${REQUESTS} requests per HTTP one, ${REPEATS} repeats, ${CLIENTS} clients; load average at start ${load()}`);
+
+// --- the IResNet-50 artifact -------------------------------------------------------------
+const iresnetDir = join(values.iresnet, IRESNET);
+if (!existsSync(join(iresnetDir, 'manifest.json'))) {
+  console.log(`exporting an untrained IResNet-50 to ${iresnetDir} ...`);
+  await run(process.execPath, [CLI, 'export', '--backbone', 'iresnet50', '--name', IRESNET, '--models', values.iresnet]);
+}
+const iresnet = await readArtifact(iresnetDir, { verifyHash: false });
+
+// A 250x250 JPEG (LFW-sized) of smooth noise: every server decodes and resizes it to 112x112.
+const face = await sharp(Buffer.from(Array.from({ length: 250 * 250 * 3 }, (_, i) => (i * 7919) % 251)), { raw: { width: 250, height: 250, channels: 3 } })
+  .blur(2)
+  .jpeg({ quality: 90 })
+  .toBuffer();
+// A real MNIST test digit for the small default classifier.
+const digit = Buffer.from((await testImagePng(loadDataset('mnist'), 0)).png);
+
+// --- measurements ---------------------------------------------------------------------------
+interface RawConfig {
+  sessions: number;
+  threads: number;
+}
+const RAW_CONFIGS: RawConfig[] = [
+  ...Array.from({ length: CORES }, (_, i) => ({ sessions: 1, threads: i + 1 })),
+  ...(CORES > 1 ? [{ sessions: CORES, threads: 1 }] : []),
+];
+
+/** Images/s of bare sessions running in worker threads, all started at once. */
+async function rawOrt(config: RawConfig, batch: number): Promise<number> {
+  const { input } = iresnet.manifest;
+  const workers = Array.from({ length: config.sessions }, () =>
+    startWorker(import.meta.url, './raw-ort-worker', {
+      workerData: { modelPath: iresnet.modelPath, threads: config.threads, batch, seconds: SECONDS, inputName: input.tensor, dims: [input.channels, input.height, input.width] },
+    }),
+  );
+  const next = (w: (typeof workers)[number]) => new Promise<{ images: number; seconds: number }>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  await Promise.all(workers.map(next));
+  const done = workers.map(next);
+  for (const w of workers) w.postMessage('go');
+  const results = await Promise.all(done);
+  await Promise.all(workers.map((w) => w.terminate()));
+  return results.reduce((a, r) => a + r.images, 0) / Math.max(...results.map((r) => r.seconds));
+}
+
+function multipart(bytes: Buffer, field: string, filename: string, type: string): { body: Buffer; contentType: string } {
+  const boundary = '----protoservebench';
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: ${type}\r\n\r\n`);
+  return { body: Buffer.concat([head, bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+interface HttpFigures {
+  rps: number;
+  non2xx: number;
+  errors: number;
+  /** NaN when no /v2/health/live request finished while the server was saturated. */
+  liveP99: number;
+  liveP50: number;
+  liveRequests: number;
+}
+
+/**
+ * `clients` connections posting the image `requests` times (a fixed amount, so a slow server is
+ * measured over as many requests as a fast one), while one more connection polls
+ * /v2/health/live until the load ends.
+ */
+async function http(base: string, path: string, image: Buffer, type: string, clients: number, requests: number): Promise<HttpFigures> {
+  const { body, contentType } = multipart(image, 'image', 'x', type);
+  const load = (amount: number) =>
+    autocannon({ url: `${base}${path}`, method: 'POST', connections: clients, amount, duration: 900, headers: { 'content-type': contentType }, body, timeout: 300 });
+  await load(clients); // warm-up: first batches, JIT, connection set-up
+  // Without a callback autocannon returns its tracker: a promise of the result that can be stopped.
+  const live = autocannon({ url: `${base}/v2/health/live`, connections: 1, duration: 900, timeout: 300 }) as Promise<autocannon.Result> & { stop(): void };
+  const t0 = performance.now();
+  const r = await load(requests);
+  const seconds = (performance.now() - t0) / 1000;
+  live.stop();
+  const l = await live;
+  const done = l.requests.total;
+  return { rps: r.requests.total / seconds, non2xx: r.non2xx, errors: r.errors, liveP99: done ? l.latency.p99 : NaN, liveP50: done ? l.latency.p50 : NaN, liveRequests: done };
+}
+
+/** Starts `protoserve serve` as its own process on a config; resolves with its URL once ready. */
+async function protoserve(modelsDir: string, config: unknown): Promise<{ url: string; stop: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'serve-bench-'));
+  const file = join(dir, 'config.json');
+  await writeFile(file, JSON.stringify(config));
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', file, '--models', modelsDir, '--port', '0', '--host', '127.0.0.1', '--device', 'cpu', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    let address = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      address ||= /listening on (http:\/\/[\d.]+:\d+)/.exec(out)?.[1] ?? '';
+      if (address && /^ready: /m.test(out)) resolve(address);
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`protoserve exited (${code}) before it was ready:\n${out}`)));
+  });
+  return { url, stop: () => stop(child) };
+}
+
+async function reference(python: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = 18000 + Math.floor(Math.random() * 1000);
+  const child = spawn(python, ['-m', 'uvicorn', 'reference_service:app', '--app-dir', 'scripts/bench', '--host', '127.0.0.1', '--port', String(port), '--workers', '1', '--log-level', 'warning'], {
+    env: { ...process.env, MODEL: iresnet.modelPath },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`the reference service exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/v2/health/live`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 600) throw new Error('the reference service did not start within 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, stop: () => stop(child) };
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: 'inherit' });
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`))));
+  });
+}
+
+/** Median of each Server-Timing stage over sequential classify requests, and of the client's round trip. */
+async function overhead(requests: number): Promise<Record<string, number>> {
+  const server = await protoserve('models', {});
+  const { body, contentType } = multipart(digit, 'image', 'digit.png', 'image/png');
+  const stages: Record<string, number[]> = { parse: [], decode: [], queue: [], inference: [], serialize: [], 'client round trip': [] };
+  try {
+    for (let i = 0; i < requests + 20; i++) {
+      const t0 = performance.now();
+      const res = await fetch(`${server.url}/v1/models/mnist-resnet8/classify`, { method: 'POST', body, headers: { 'content-type': contentType } });
+      await res.arrayBuffer();
+      const total = performance.now() - t0;
+      if (i < 20) continue;
+      for (const m of (res.headers.get('server-timing') ?? '').matchAll(/(\w+);dur=([\d.]+)/g)) stages[m[1]]?.push(Number(m[2]));
+      stages['client round trip'].push(total);
+    }
+  } finally {
+    await server.stop();
+  }
+  // The bare session.run of the same model on the same input, for scale.
+  const artifact = await readArtifact('models/mnist-resnet8', { verifyHash: false });
+  const session = await ort.InferenceSession.create(artifact.modelPath, { executionProviders: ['cpu'] });
+  const { input } = artifact.manifest;
+  const tensor = new ort.Tensor('float32', new Float32Array(input.channels * input.height * input.width), [1, input.channels, input.height, input.width]);
+  stages['bare session.run'] = [];
+  for (let i = 0; i < requests + 20; i++) {
+    const t0 = performance.now();
+    await session.run({ [input.tensor]: tensor });
+    if (i >= 20) stages['bare session.run'].push(performance.now() - t0);
+  }
+  await session.release();
+  return Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, median(v)]));
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+}
+
+// --- the run ---------------------------------------------------------------------------------
+const figures: Record<string, number[]> = {};
+const note = (name: string, value: number) => (figures[name] ??= []).push(value);
+const havePython = !values['skip-python'] && existsSync(values.python);
+if (!values['skip-python'] && !havePython) console.log(`(no ${values.python}: the Python reference is skipped; see the header for how to install it)`);
+
+for (let rep = 1; rep <= REPEATS; rep++) {
+  console.log(`\n--- repeat ${rep}/${REPEATS} (load average ${load()})`);
+  let best = { ips: 0, config: RAW_CONFIGS[0], batch: 1 };
+  for (const batch of [1, 16]) {
+    for (const config of RAW_CONFIGS) {
+      const ips = await rawOrt(config, batch);
+      note(`raw b${batch} ${config.sessions}x${config.threads}t`, ips);
+      console.log(`bare onnxruntime, batch ${batch}, ${config.sessions} session(s) x ${config.threads} thread(s): ${ips.toFixed(1)} images/s`);
+      if (ips > best.ips) best = { ips, config, batch };
+    }
+  }
+  note('raw best', best.ips);
+  console.log(`best bare configuration: batch ${best.batch}, ${best.config.sessions} session(s) x ${best.config.threads} thread(s)`);
+
+  const tuned = { models: { [IRESNET]: { workers: best.config.sessions, intra_op_threads: best.config.threads } } };
+  const variants: Array<[string, unknown]> = [
+    ['protoserve', { scheduler: { max_batch: 16 }, ...tuned }],
+    ['protoserve batching off', { scheduler: { max_batch: 1 }, ...tuned }],
+    ['protoserve inline executor', { scheduler: { max_batch: 16, executor: 'inline', intra_op_threads: best.config.threads * best.config.sessions } }],
+  ];
+  for (const [name, config] of variants) {
+    const server = await protoserve(values.iresnet, config);
+    try {
+      const f = await http(server.url, `/v1/models/${IRESNET}/embed`, face, 'image/jpeg', CLIENTS, REQUESTS);
+      note(`${name} rps`, f.rps);
+      note(`${name} live p99`, f.liveP99);
+      console.log(`${name}: ${f.rps.toFixed(1)} requests/s (${f.non2xx} non-2xx, ${f.errors} errors); /v2/health/live p50 ${f.liveP50} ms, p99 ${f.liveP99} ms over ${f.liveRequests} requests`);
+    } finally {
+      await server.stop();
+    }
+  }
+  if (havePython) {
+    const server = await reference(values.python);
+    try {
+      const f = await http(server.url, '/embed', face, 'image/jpeg', CLIENTS, REQUESTS);
+      note('python rps', f.rps);
+      note('python live p99', f.liveP99);
+      console.log(`python reference (FastAPI + onnxruntime + Pillow): ${f.rps.toFixed(1)} requests/s (${f.non2xx} non-2xx, ${f.errors} errors); /v2/health/live p50 ${f.liveP50} ms, p99 ${f.liveP99} ms over ${f.liveRequests} requests`);
+    } finally {
+      await server.stop();
+    }
+  }
+  for (const [name, maxBatch] of [['mnist batching on', 16], ['mnist batching off', 1]] as const) {
+    const server = await protoserve('models', { scheduler: { max_batch: maxBatch } });
+    try {
+      const f = await http(server.url, '/v1/models/mnist-resnet8/classify', digit, 'image/png', CLIENTS, 20 * REQUESTS);
+      note(`${name} rps`, f.rps);
+      console.log(`${name} (mnist-resnet8, ${CLIENTS} clients): ${f.rps.toFixed(1)} requests/s (${f.non2xx} non-2xx)`);
+    } finally {
+      await server.stop();
+    }
+  }
+  const split = await overhead(200);
+  for (const [k, v] of Object.entries(split)) note(`overhead ${k}`, v);
+  console.log(`mnist-resnet8 per request (median ms): ${Object.entries(split).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
+}
+
+// --- the summary ---------------------------------------------------------------------------
+const ratio = (a: string, b: string) => figures[a]?.map((x, i) => x / figures[b][i]) ?? [];
+// NaN (no live request finished while saturated) shows as 'none answered'.
+const range = (xs: number[], digits = 2) => (!xs.length ? 'n/a' : xs.some(Number.isNaN) ? `${xs.map((x) => (Number.isNaN(x) ? 'none answered' : x.toFixed(digits))).join(', ')}` : `${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}`);
+console.log(`\n=== summary over ${REPEATS} repeats (ranges min-max), load average at the end ${load()}`);
+console.log(`1. protoserve / best bare onnxruntime (IResNet-50, ${CLIENTS} clients):       ${range(ratio('protoserve rps', 'raw best'))}x  (goal >= 0.9)`);
+console.log(`   protoserve ${range(figures['protoserve rps'], 1)} req/s; bare best ${range(figures['raw best'], 1)} img/s`);
+if (havePython) {
+  console.log(`2. protoserve / Python reference (FastAPI+onnxruntime+Pillow):           ${range(ratio('protoserve rps', 'python rps'))}x  (goal >= 1.2)`);
+  console.log(`   Python ${range(figures['python rps'], 1)} req/s, its /v2/health/live p99 ${range(figures['python live p99'], 0)} ms`);
+}
+console.log(`3. micro-batching on / off, ${CLIENTS} clients: IResNet-50 ${range(ratio('protoserve rps', 'protoserve batching off rps'))}x, mnist-resnet8 ${range(ratio('mnist batching on rps', 'mnist batching off rps'))}x  (goal >= 1.5)`);
+console.log(`   bare onnxruntime batch 16 / batch 1 (1 session, ${CORES} threads): ${range(ratio(`raw b16 1x${CORES}t`, `raw b1 1x${CORES}t`))}x`);
+console.log(`4. mnist-resnet8 fixed cost per request, median ms: ${['parse', 'decode', 'queue', 'inference', 'serialize', 'client round trip', 'bare session.run'].map((k) => `${k} ${range(figures[`overhead ${k}`] ?? [], 3)}`).join('; ')}`);
+console.log(`5. /v2/health/live p99 while saturated: worker executor ${range(figures['protoserve live p99'], 0)} ms (goal < 10); inline executor ${range(figures['protoserve inline executor live p99'], 0)} ms`);
+console.log(`   throughput worker / inline executor: ${range(ratio('protoserve rps', 'protoserve inline executor rps'))}x`);

@@ -1,0 +1,137 @@
+// The server's configuration: every limit and scheduler setting, its default, its environment
+// variable and what it means, in one table (FIELDS) that drives validation, defaults, `serve
+// --print-config` and the README's table. A config file holds the same keys in JSON:
+//   {"server": {"port": 8080}, "limits": {"max_pixels": 24000000},
+//    "scheduler": {"max_batch": 16}, "models": {"iresnet50": {"max_batch": 8, "workers": 2}}}
+// Precedence: defaults < config file < environment < command-line flags.
+import { availableParallelism } from 'node:os';
+
+import { DEVICES, type Device } from '../infer/devices.js';
+
+export const ADMIN_ROUTE_MODES = ['loopback', 'any', 'off'] as const;
+export type AdminRouteMode = (typeof ADMIN_ROUTE_MODES)[number];
+export const EXECUTORS = ['worker', 'inline'] as const;
+/** Where a model's onnxruntime sessions run: worker threads, or the main thread (async API). */
+export type ExecutorKind = (typeof EXECUTORS)[number];
+
+export interface ServerSection {
+  port: number;
+  /** Interface to listen on; undefined: all interfaces. */
+  host: string | undefined;
+  models: string;
+  device: Device;
+  quiet: boolean;
+  /** Who may POST /v1/models/{name}/load|unload. */
+  adminRoutes: AdminRouteMode;
+  /** A request not answered within this many ms is answered 504 DEADLINE_EXCEEDED. */
+  requestDeadlineMs: number;
+  /** The galleries folder; undefined: none (protoserve serve uses ./galleries). */
+  galleries: string | undefined;
+  /** Gallery log size that starts a new snapshot. */
+  galleryCheckpointBytes: number;
+}
+
+export interface LimitsSection {
+  maxBodyBytes: number;
+  /** sharp's limitInputPixels: images with more pixels are refused before decoding. */
+  maxPixels: number;
+  /** Faces aligned (and embedded) per request, largest first. */
+  maxFaces: number;
+  /** Largest ?top_k= a classification accepts. */
+  maxTopK: number;
+  /** Images decoded at once (decode worker threads). */
+  concurrentDecodes: number;
+  /** Images waiting for a decode worker before requests are refused with 503. */
+  maxQueuedDecodes: number;
+  /** Prediction requests in the server at once (body, decode, queue, inference) before 503. */
+  maxInFlightRequests: number;
+}
+
+/** How one model's requests are queued, gathered into batches and run. */
+export interface SchedulerSettings {
+  /** Gather concurrent requests into one run (only where the graph's batch dimension is dynamic). */
+  batching: boolean;
+  maxBatch: number;
+  /** How long the first request of a batch may wait for others while a runner is idle. */
+  maxDelayMs: number;
+  /** Items (images) waiting for inference before requests are refused with 503. */
+  maxQueue: number;
+  executor: ExecutorKind;
+  /** Sessions (worker threads) per model; each runs one batch at a time. */
+  workers: number;
+  /** onnxruntime intra-op threads per session; 0: onnxruntime's default (one per physical core). */
+  intraOpThreads: number;
+}
+
+export interface ServerConfig {
+  server: ServerSection;
+  limits: LimitsSection;
+  scheduler: SchedulerSettings;
+  /** Per-model overrides of the scheduler settings, by model name. */
+  models: Record<string, Partial<SchedulerSettings>>;
+}
+
+export type SectionName = 'server' | 'limits' | 'scheduler';
+
+interface FieldBase {
+  section: SectionName;
+  /** The key in the config file (snake_case, as Triton's model config spells them). */
+  key: string;
+  /** The property of the typed config. */
+  prop: string;
+  doc: string;
+  /** Environment variables read besides PROTOSERVE_<SECTION>_<KEY> (e.g. PORT). */
+  aliases?: string[];
+}
+export type Field =
+  | (FieldBase & { kind: 'int'; default: number; min: number; max: number })
+  | (FieldBase & { kind: 'bool'; default: boolean })
+  | (FieldBase & { kind: 'enum'; default: string; values: readonly string[] })
+  | (FieldBase & { kind: 'string'; default: string | undefined });
+
+const MiB = 1024 * 1024;
+/** Decode workers by default: one per core, at least 2 so one slow image does not stall the rest. */
+const DEFAULT_DECODES = Math.max(2, Math.min(8, availableParallelism()));
+
+export const FIELDS: readonly Field[] = [
+  { section: 'server', key: 'port', prop: 'port', kind: 'int', default: 8080, min: 0, max: 65535, aliases: ['PORT'], doc: 'port; 0 picks a free one' },
+  { section: 'server', key: 'host', prop: 'host', kind: 'string', default: undefined, aliases: ['HOST'], doc: 'interface to listen on (default: all interfaces)' },
+  { section: 'server', key: 'models', prop: 'models', kind: 'string', default: 'models', doc: 'the models folder (<name>/model.onnx + manifest.json)' },
+  { section: 'server', key: 'device', prop: 'device', kind: 'enum', default: 'auto', values: DEVICES, doc: 'auto: cuda when its provider loads, else cpu' },
+  { section: 'server', key: 'quiet', prop: 'quiet', kind: 'bool', default: false, doc: 'no per-request log lines' },
+  { section: 'server', key: 'admin_routes', prop: 'adminRoutes', kind: 'enum', default: 'loopback', values: ADMIN_ROUTE_MODES, doc: 'who may POST /v1/models/{name}/load|unload: loopback clients, any client, or nobody' },
+  { section: 'server', key: 'request_deadline_ms', prop: 'requestDeadlineMs', kind: 'int', default: 30_000, min: 1, max: 3_600_000, doc: 'a prediction not answered by then gets 504 DEADLINE_EXCEEDED (a request may ask for less with X-Request-Deadline-Ms)' },
+  { section: 'server', key: 'galleries', prop: 'galleries', kind: 'string', default: undefined, aliases: ['GALLERIES'], doc: 'the galleries folder, created if missing (`protoserve serve`: ./galleries when unset; without one, gallery routes answer 503)' },
+  { section: 'server', key: 'gallery_checkpoint_bytes', prop: 'galleryCheckpointBytes', kind: 'int', default: 64 * MiB, min: 1024, max: 1024 * 1024 * MiB, doc: "a gallery's write-ahead log size that starts a new snapshot (smaller: faster restarts, more snapshot writes)" },
+  { section: 'limits', key: 'max_body_bytes', prop: 'maxBodyBytes', kind: 'int', default: 10 * MiB, min: 1024, max: 1024 * MiB, doc: 'largest image upload (each file of a verification)' },
+  { section: 'limits', key: 'max_pixels', prop: 'maxPixels', kind: 'int', default: 24_000_000, min: 1, max: 1_073_741_824, doc: "largest decoded image in pixels (sharp's limitInputPixels; 24 Mpx is a 6000x4000 photo)" },
+  { section: 'limits', key: 'max_faces', prop: 'maxFaces', kind: 'int', default: 32, min: 1, max: 10_000, doc: 'faces aligned and embedded per photo, largest first' },
+  { section: 'limits', key: 'max_top_k', prop: 'maxTopK', kind: 'int', default: 1000, min: 1, max: 1_000_000, doc: 'largest ?top_k= of a classification' },
+  { section: 'limits', key: 'concurrent_decodes', prop: 'concurrentDecodes', kind: 'int', default: DEFAULT_DECODES, min: 1, max: 256, doc: 'images decoded at once, each in a worker thread (default: one per core, 2 to 8)' },
+  { section: 'limits', key: 'max_queued_decodes', prop: 'maxQueuedDecodes', kind: 'int', default: 256, min: 0, max: 100_000, doc: 'images waiting for a decode worker before 503 OVERLOADED' },
+  { section: 'limits', key: 'max_in_flight_requests', prop: 'maxInFlightRequests', kind: 'int', default: 256, min: 1, max: 100_000, doc: 'prediction requests in the server at once before 503 OVERLOADED (checked before the body is read)' },
+  { section: 'scheduler', key: 'batching', prop: 'batching', kind: 'bool', default: true, doc: "gather concurrent requests into one onnxruntime run (only where the graph's batch dimension is dynamic)" },
+  { section: 'scheduler', key: 'max_batch', prop: 'maxBatch', kind: 'int', default: 16, min: 1, max: 4096, doc: 'most images in one run' },
+  { section: 'scheduler', key: 'max_delay_ms', prop: 'maxDelayMs', kind: 'int', default: 0, min: 0, max: 10_000, doc: 'how long a lone request waits for batch-mates while a runner is idle; under load batches form from the queue anyway' },
+  { section: 'scheduler', key: 'max_queue', prop: 'maxQueue', kind: 'int', default: 128, min: 1, max: 100_000, doc: 'images waiting for inference per model before 503 OVERLOADED' },
+  { section: 'scheduler', key: 'executor', prop: 'executor', kind: 'enum', default: 'worker', values: EXECUTORS, doc: "where sessions run: worker threads, or onnxruntime's async API on the main thread" },
+  { section: 'scheduler', key: 'workers', prop: 'workers', kind: 'int', default: 1, min: 1, max: 64, doc: 'sessions per model (worker threads), each running one batch at a time' },
+  { section: 'scheduler', key: 'intra_op_threads', prop: 'intraOpThreads', kind: 'int', default: 0, min: 0, max: 256, doc: "onnxruntime intra-op threads per session; 0: onnxruntime's default (one per physical core)" },
+];
+
+/** The environment variable of a field: PROTOSERVE_<SECTION>_<KEY>. */
+export function envName(field: Pick<Field, 'section' | 'key'>): string {
+  return `PROTOSERVE_${field.section}_${field.key}`.toUpperCase();
+}
+
+/** Every field at its default. */
+export function defaultConfig(): ServerConfig {
+  const sections: Record<SectionName, Record<string, unknown>> = { server: {}, limits: {}, scheduler: {} };
+  for (const f of FIELDS) sections[f.section][f.prop] = f.default;
+  return { ...(sections as unknown as Omit<ServerConfig, 'models'>), models: {} };
+}
+
+/** The scheduler settings of one model: the defaults with that model's overrides. */
+export function schedulerSettingsFor(config: Pick<ServerConfig, 'scheduler' | 'models'>, model: string): SchedulerSettings {
+  return { ...config.scheduler, ...config.models[model] };
+}

@@ -1,0 +1,181 @@
+// The worker-thread executor: `workers` sessions of one model, each in its own worker thread
+// (inference-worker.ts), so onnxruntime's runs never block the event loop and several batches
+// can run at once. A batch is transferred to a free worker and its output transferred back.
+import type { Worker } from 'node:worker_threads';
+
+import type { Manifest } from '../artifact/manifest.js';
+import { ProtoserveError } from '../errors.js';
+import { startWorker } from '../worker-thread.js';
+import type { ProviderAttempt } from './create-session.js';
+import type { Device, ExecutionProvider } from './devices.js';
+import type { InferenceExecutor } from './executor.js';
+import { InferError, type InferErrorCode } from './infer-error.js';
+
+export interface InferenceWorkerData {
+  manifest: Manifest;
+  modelPath: string;
+  bytes?: Uint8Array;
+  device: string;
+  intraOpThreads: number;
+}
+
+export type WorkerRequest = { type: 'run'; id: number; batch: Float32Array; n: number } | { type: 'release' };
+
+export type WorkerReply =
+  | { type: 'ready'; provider: ExecutionProvider; device: Device; attempts: ProviderAttempt[]; maxBatch: number }
+  | { type: 'failed'; code: string; message: string }
+  | { type: 'result'; id: number; data: Float32Array; dim: number }
+  | { type: 'error'; id: number; code: string; message: string };
+
+export interface WorkerExecutorOptions {
+  manifest: Manifest;
+  modelPath: string;
+  /** The verified model bytes (each worker gets a copy); else each worker reads modelPath. */
+  bytes?: Uint8Array;
+  device: Device | string;
+  workers: number;
+  /** 0: onnxruntime's default. */
+  intraOpThreads: number;
+}
+
+const INFER_CODES: readonly InferErrorCode[] = ['UNSUPPORTED_DEVICE', 'DEVICE_UNAVAILABLE', 'MODEL_LOAD_FAILED', 'INPUT_INVALID', 'INFERENCE_FAILED'];
+
+/** An error from a worker, rebuilt with its code (InferError where the code is one of ours). */
+function rebuild(code: string, message: string): Error {
+  return (INFER_CODES as readonly string[]).includes(code) ? new InferError(code as InferErrorCode, message) : new ProtoserveError(code, message);
+}
+
+interface Pending {
+  resolve: (rows: Float32Array[]) => void;
+  reject: (err: Error) => void;
+}
+
+class SessionWorker {
+  readonly pending = new Map<number, Pending>();
+  exited = false;
+  constructor(readonly worker: Worker) {}
+}
+
+export class WorkerExecutor implements InferenceExecutor {
+  readonly kind = 'worker' as const;
+  onBroken?: (reason: string) => void;
+  private readonly live: SessionWorker[];
+  private nextId = 0;
+  private released = false;
+
+  private constructor(
+    workers: SessionWorker[],
+    readonly device: Device,
+    readonly provider: ExecutionProvider,
+    readonly attempts: ProviderAttempt[],
+    readonly maxBatch: number,
+    private readonly name: string,
+  ) {
+    this.live = workers;
+    for (const w of workers) this.watch(w);
+  }
+
+  /** Starts the workers and waits until each has its session; any failure releases them all. */
+  static async create(options: WorkerExecutorOptions): Promise<WorkerExecutor> {
+    const data: InferenceWorkerData = {
+      manifest: options.manifest,
+      modelPath: options.modelPath,
+      bytes: options.bytes,
+      device: String(options.device),
+      intraOpThreads: options.intraOpThreads,
+    };
+    const workers = Array.from({ length: Math.max(1, options.workers) }, () => new SessionWorker(startWorker(import.meta.url, './inference-worker', { workerData: data })));
+    const replies = await Promise.allSettled(workers.map((w) => firstReply(w.worker)));
+    const failed = replies.find((r) => r.status === 'rejected' || r.value.type !== 'ready');
+    if (failed) {
+      await Promise.all(workers.map((w) => w.worker.terminate()));
+      if (failed.status === 'rejected') throw failed.reason;
+      const reply = failed.value as Extract<WorkerReply, { type: 'failed' }>;
+      throw rebuild(reply.code, reply.message);
+    }
+    const ready = (replies[0] as PromiseFulfilledResult<Extract<WorkerReply, { type: 'ready' }>>).value;
+    for (const w of workers) w.worker.unref();
+    return new WorkerExecutor(workers, ready.device, ready.provider, ready.attempts, ready.maxBatch, options.manifest.name);
+  }
+
+  get slots(): number {
+    return this.live.length;
+  }
+
+  run(batch: Float32Array, n: number): Promise<Float32Array[]> {
+    // The scheduler never has more runs in flight than slots; the least busy worker takes it.
+    const target = this.live.reduce<SessionWorker | undefined>((best, w) => (!best || w.pending.size < best.pending.size ? w : best), undefined);
+    if (!target || this.released) return Promise.reject(new InferError('INFERENCE_FAILED', `${this.name}: no inference worker is running`));
+    const id = this.nextId++;
+    return new Promise<Float32Array[]>((resolve, reject) => {
+      target.pending.set(id, { resolve, reject });
+      target.worker.ref();
+      const owned = batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength && !(batch.buffer instanceof SharedArrayBuffer);
+      const message: WorkerRequest = { type: 'run', id, batch, n };
+      target.worker.postMessage(message, owned ? [batch.buffer as ArrayBuffer] : []);
+    });
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await Promise.all(
+      this.live.map(async (w) => {
+        w.worker.postMessage({ type: 'release' } satisfies WorkerRequest);
+        const exited = new Promise<void>((resolve) => w.worker.once('exit', () => resolve()));
+        const timer = setTimeout(() => void w.worker.terminate(), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+
+  private watch(w: SessionWorker): void {
+    w.worker.on('message', (reply: WorkerReply) => {
+      if (reply.type !== 'result' && reply.type !== 'error') return;
+      const pending = w.pending.get(reply.id);
+      w.pending.delete(reply.id);
+      if (w.pending.size === 0) w.worker.unref();
+      if (!pending) return;
+      if (reply.type === 'error') return pending.reject(rebuild(reply.code, reply.message));
+      const rows: Float32Array[] = [];
+      for (let i = 0; i * reply.dim < reply.data.length; i++) rows.push(reply.data.subarray(i * reply.dim, (i + 1) * reply.dim));
+      pending.resolve(rows);
+    });
+    const lost = (why: string) => {
+      if (w.exited) return;
+      w.exited = true;
+      this.live.splice(this.live.indexOf(w), 1);
+      for (const p of w.pending.values()) p.reject(new InferError('INFERENCE_FAILED', `${this.name}: inference worker ${why}`));
+      w.pending.clear();
+      if (!this.released && this.live.length === 0) this.onBroken?.(`every inference worker stopped (last: ${why})`);
+    };
+    w.worker.on('error', (err) => lost(`failed: ${err.message}`));
+    w.worker.on('exit', (code) => lost(`exited with code ${code}`));
+  }
+}
+
+function firstReply(worker: Worker): Promise<WorkerReply> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (reply: WorkerReply) => {
+      cleanup();
+      resolve(reply);
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new InferError('MODEL_LOAD_FAILED', `inference worker failed to start: ${err.message}`));
+    };
+    const onExit = (code: number) => {
+      cleanup();
+      reject(new InferError('MODEL_LOAD_FAILED', `inference worker exited with code ${code} while loading`));
+    };
+    const cleanup = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
+}

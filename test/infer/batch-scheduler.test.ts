@@ -1,0 +1,178 @@
+// The queue in front of an executor, driven by a runner whose runs finish only when the test
+// says so: batching, order, isolation of a failing input, back-pressure, deadlines, closing.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { BatchScheduler, type BatchRunner } from '../../src/infer/batch-scheduler.js';
+import { InferError } from '../../src/infer/infer-error.js';
+
+/** Each item is one float x; its row is [2x]. A run fails when any x is negative. Runs wait for release(). */
+class GatedRunner implements BatchRunner {
+  readonly batches: number[][] = [];
+  private readonly waiting: Array<() => void> = [];
+  constructor(readonly slots = 1) {}
+
+  run(batch: Float32Array, n: number): Promise<Float32Array[]> {
+    const xs = Array.from(batch);
+    assert.equal(xs.length, n);
+    this.batches.push(xs);
+    return new Promise((resolve, reject) => {
+      this.waiting.push(() => (xs.some((x) => x < 0) ? reject(new InferError('INFERENCE_FAILED', `bad input in [${xs}]`)) : resolve(xs.map((x) => Float32Array.of(2 * x)))));
+    });
+  }
+
+  get pending(): number {
+    return this.waiting.length;
+  }
+
+  /** Finishes the runs started so far, and waits for the scheduler to react. */
+  async release(): Promise<void> {
+    for (const finish of this.waiting.splice(0)) finish();
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+const item = (x: number) => Float32Array.of(x);
+const settings = { maxBatch: 4, maxDelayMs: 0, maxQueue: 8 };
+const tick = () => new Promise((r) => setImmediate(r));
+
+describe('BatchScheduler', () => {
+  test('items queued while the runner is busy run as one batch, each getting its own row', async () => {
+    const runner = new GatedRunner();
+    const s = new BatchScheduler(runner, 1, settings, 'm');
+    const first = s.submit([item(1)]);
+    const rest = [2, 3, 4].map((x) => s.submit([item(x)]));
+    assert.deepEqual(runner.batches, [[1]]);
+    await runner.release();
+    assert.deepEqual(runner.batches, [[1], [2, 3, 4]]);
+    await runner.release();
+    const rows = await Promise.all([first, ...rest]);
+    assert.deepEqual(rows.map(([r]) => r.row[0]), [2, 4, 6, 8]);
+    assert.deepEqual(rows.map(([r]) => r.batchSize), [1, 3, 3, 3]);
+    assert.deepEqual(s.stats(), { queued: 0, running: 0, items: 4, batches: 2, rejected: 0 });
+  });
+
+  test('a batch holds at most maxBatch items; the rest wait for the next run, in order', async () => {
+    const runner = new GatedRunner();
+    const s = new BatchScheduler(runner, 1, settings, 'm');
+    const all = Promise.all([s.submit([item(0)]), s.submit([1, 2, 3, 4, 5, 6].map(item))]);
+    await runner.release();
+    await runner.release();
+    await runner.release();
+    assert.deepEqual(runner.batches, [[0], [1, 2, 3, 4], [5, 6]]);
+    const [, many] = await all;
+    assert.deepEqual(many.map((r) => r.row[0]), [2, 4, 6, 8, 10, 12]);
+  });
+
+  test('maxDelayMs holds lone items for batch-mates while the runner is idle; a full batch goes at once', async () => {
+    const runner = new GatedRunner();
+    const s = new BatchScheduler(runner, 1, { ...settings, maxDelayMs: 60_000 }, 'm');
+    const a = s.submit([item(1)]);
+    const b = s.submit([item(2)]);
+    await tick();
+    assert.equal(runner.batches.length, 0, 'waiting for batch-mates');
+    const cd = s.submit([item(3), item(4)]);
+    assert.deepEqual(runner.batches, [[1, 2, 3, 4]], 'a full batch is dispatched without waiting');
+    await runner.release();
+    await Promise.all([a, b, cd]);
+  });
+
+  test('after maxDelayMs a lone item runs by itself', async () => {
+    const runner = new GatedRunner();
+    const s = new BatchScheduler(runner, 1, { ...settings, maxDelayMs: 20 }, 'm');
+    const a = s.submit([item(1)]);
+    for (let i = 0; i < 400 && runner.batches.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(runner.batches, [[1]]);
+    await runner.release();
+    assert.equal((await a)[0].row[0], 2);
+  });
+
+  test('one failing input fails only its own request: its batch-mates are run again without it', async () => {
+    const runner = new GatedRunner();
+    const s = new BatchScheduler(runner, 1, settings, 'm');
+    const busy = s.submit([item(0)]);
+    const results = [1, -1, 3].map((x) => s.submit([item(x)]).then((r) => r[0].row[0], (err: Error) => err));
+    await runner.release(); // the first run
+    await runner.release(); // the batch [1, -1, 3] fails
+    for (let i = 0; i < 3; i++) await runner.release(); // each alone
+    await busy;
+    const [ok1, bad, ok3] = await Promise.all(results);
+    assert.equal(ok1, 2);
+    assert.equal(ok3, 6);
+    assert.ok(bad instanceof InferError && bad.code === 'INFERENCE_FAILED', String(bad));
+    assert.deepEqual(runner.batches, [[0], [1, -1, 3], [1], [-1], [3]]);
+  });
+
+  test('a full queue refuses at once with QUEUE_FULL and a Retry-After; a submission is all or none', async () => {
+    const runner = new GatedRunner();
+    const s = new BatchScheduler(runner, 1, { ...settings, maxQueue: 2 }, 'm');
+    const running = s.submit([item(1)]);
+    const queued = s.submit([item(2), item(3)]);
+    await assert.rejects(s.submit([item(4)]), (err: { code?: string; retryAfterS?: number }) => err.code === 'QUEUE_FULL' && err.retryAfterS! >= 1);
+    assert.deepEqual({ queued: s.stats().queued, rejected: s.stats().rejected }, { queued: 2, rejected: 1 });
+    await runner.release();
+    await runner.release();
+    await Promise.all([running, queued]);
+    // Room for one, two asked: neither is queued.
+    const blocker = s.submit([item(1)]);
+    const one = s.submit([item(2)]);
+    await assert.rejects(s.submit([item(3), item(4)]), { code: 'QUEUE_FULL' });
+    assert.equal(s.stats().queued, 1);
+    await runner.release();
+    await runner.release();
+    await Promise.all([blocker, one]);
+  });
+
+  test('an aborted item leaves the queue at once with the signal reason; its neighbours still run', async () => {
+    const runner = new GatedRunner();
+    const s = new BatchScheduler(runner, 1, settings, 'm');
+    const busy = s.submit([item(1)]);
+    const controller = new AbortController();
+    const doomed = s.submit([item(2)], { signal: controller.signal });
+    const kept = s.submit([item(3)]);
+    const reason = new Error('deadline passed');
+    controller.abort(reason);
+    await assert.rejects(doomed, (err) => err === reason);
+    assert.equal(s.stats().queued, 1);
+    await runner.release();
+    await runner.release();
+    assert.deepEqual(runner.batches, [[1], [3]], 'the aborted item never ran');
+    assert.equal((await kept)[0].row[0], 6);
+    await busy;
+  });
+
+  test('an item aborted while running rejects at once; an already aborted signal is refused', async () => {
+    const runner = new GatedRunner();
+    const s = new BatchScheduler(runner, 1, settings, 'm');
+    const controller = new AbortController();
+    const running = s.submit([item(1)], { signal: controller.signal });
+    controller.abort(new Error('client gone'));
+    await assert.rejects(running, /client gone/);
+    assert.equal(runner.pending, 1, 'the run itself goes on');
+    await runner.release();
+    await assert.rejects(s.submit([item(1)], { signal: controller.signal }), /client gone/);
+  });
+
+  test('runs use every slot; close() fails the queued items and waits for the running ones', async () => {
+    const runner = new GatedRunner(2);
+    const s = new BatchScheduler(runner, 1, { ...settings, maxBatch: 1 }, 'm');
+    const a = s.submit([item(1)]);
+    const b = s.submit([item(2)]);
+    const c = s.submit([item(3)]);
+    assert.equal(runner.pending, 2);
+    let closed = false;
+    const closing = s.close(() => new Error('unloaded')).then(() => (closed = true));
+    await assert.rejects(c, /unloaded/);
+    await assert.rejects(s.submit([item(4)]), /unloaded/);
+    await tick();
+    assert.equal(closed, false, 'two runs still going');
+    await runner.release();
+    await closing;
+    assert.deepEqual((await Promise.all([a, b])).map(([r]) => r.row[0]), [2, 4]);
+  });
+
+  test('items of the wrong size are refused', async () => {
+    const s = new BatchScheduler(new GatedRunner(), 2, settings, 'm');
+    await assert.rejects(s.submit([item(1)]), { code: 'INPUT_INVALID' });
+  });
+});
