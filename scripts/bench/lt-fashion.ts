@@ -5,7 +5,10 @@
 //
 //   nice -n 10 npx tsx scripts/bench/lt-fashion.ts [--seeds 1,2] [--orders index,reversed]
 //       [--objectives bce3s,softmax-ce,logit-adjusted-ce] [--epochs 8] [--width 8] [--jobs 2]
-//       [--out runs/lt-fashion] [--stage2-lrs 1e-3,1e-2]
+//       [--out runs/lt-fashion] [--stage2-lrs 1e-3,1e-2] [--backend tfjs-node]
+//
+// --backend is passed to every run (default: each run takes the best that loads; the table's
+// times are only comparable within one backend).
 //
 // --stage2-lrs adds, for every BCE3S run, stage 2 again from its stage-1 checkpoint
 // (checkpoint.joint.ckpt) at each of these learning rates (an ablation of the reference's 1e-4;
@@ -52,6 +55,7 @@ const { values } = parseArgs({
     'weight-decay': { type: 'string', default: '5e-3' },
     jobs: { type: 'string', default: '2' },
     out: { type: 'string', default: 'runs/lt-fashion' },
+    backend: { type: 'string' },
     'eval-every': { type: 'string' },
     // Smoke runs of the bench itself: a smaller long-tailed set (n_max) and test set.
     'max-per-class': { type: 'string' },
@@ -98,6 +102,7 @@ const plans: Plan[] = seeds.flatMap((seed) => orders.flatMap((order) => objectiv
     '--objective', objective, ...(objective === 'bce3s' ? ['--r', '1', '--stage2-epochs', values['stage2-epochs']] : []),
     ...(values['max-per-class'] ? ['--max-per-class', values['max-per-class']] : []),
     ...(values['test-limit'] ? ['--test-limit', values['test-limit']] : []),
+    ...(values.backend ? ['--backend', values.backend] : []),
     '--out', dir,
   ];
   return { order, objective, seed, dir, args, method: objective === 'bce3s' ? 'bce3s (stage 1 + 2)' : objective };
@@ -265,7 +270,7 @@ const lines: string[] = [
   `# Fashion-MNIST-LT, imbalance 100: BCE3S vs softmax CE vs logit-adjusted CE`,
   '',
   `${values.net} width ${values.width}, batch 64, SGD momentum 0.9, lr ${values.lr}, weight decay ${values['weight-decay']}, cosine, ` +
-    `${epochs} epochs (BCE3S: + ${values['stage2-epochs']} epochs of stage 2), seeds ${seeds.join(', ')}; ` +
+    `${epochs} epochs (BCE3S: + ${values['stage2-epochs']} epochs of stage 2), seeds ${seeds.join(', ')}${values.backend ? `, backend ${values.backend}` : ''}; ` +
     `accuracies (%) class-averaged on the 10k test images with flip-averaged logits; mean ± sample sd over seeds.`,
   `Compactness: mean cosine of test features to their class mean (higher: more compact); separability: mean cosine between`,
   `class means (lower: more separable). Train wall: the epochs' wall time on this (shared) machine; CPU: the run's CPU time,`,

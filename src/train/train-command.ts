@@ -144,6 +144,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   // --no-flip (flip false, parseArgs' negation) turns off the face set's flips too.
   const classifierData = given.dataset !== undefined && CLASSIFIER_DATA_SETS.includes(given.dataset);
   if (!classifierData) delete lt.given.data;
+  if (given.dataset !== undefined && !classifierData && values.data !== undefined) {
+    throw new Error(`--data: ${given.dataset} is read from its package; --data applies to cifar10, cifar100 and folder, or, without --dataset, names a face training set`);
+  }
   const embedder = embedderFlags(
     { ...values, data: classifierData ? undefined : values.data, 'no-flip': values.data !== undefined && !classifierData && (values as { flip?: boolean }).flip === false },
     given.objective,
