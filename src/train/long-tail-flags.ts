@@ -50,9 +50,10 @@ const objectiveHelp = describeObjectives()
   .join('\n');
 
 export const LONG_TAIL_HELP = `Data and long tail:
-  --data DIR             cifar10, cifar100: the folder of the extracted archive (binary or python
-                         version; users bring the files); folder: root/<class>/*.png|jpg, or
-                         root/train/<class>/... with root/test (or val)/<class>/...
+  --data DIR             with --dataset cifar10, cifar100: the folder of the extracted archive
+                         (binary or python version; users bring the files); with --dataset folder:
+                         root/<class>/*.png|jpg, or root/train/<class>/... with root/test (or
+                         val)/<class>/...; without --dataset, a face training set (above)
   --image-size N         folder: decode every image to N x N (required for folder)
   --channels 1|3         folder: grey or RGB (default 3)
   --imbalance N          train on the long-tailed subset with n_max / n_min = N (LDAM-DRW

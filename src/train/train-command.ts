@@ -317,6 +317,11 @@ function resumedConfig(state: RunState, given: Partial<RunConfig>, stageGiven: P
     }
     if (flags.epochs === undefined || flags.epochs === s.epochs) return s;
     if (state.stage > i) throw new Error(`--resume: --${i === 0 ? '' : 'stage2-'}epochs changes stage ${s.name}, which this run has finished; leave the flag out`);
+    // Fewer epochs than the stage has done cannot be honoured, and as many would end the stage
+    // without its last epoch's evaluation and stage-end checkpoint.
+    if (flags.epochs <= state.epoch) {
+      throw new Error(`--resume: stage ${s.name} has completed ${state.epoch} epochs; --${i === 0 ? '' : 'stage2-'}epochs must be more than that (or left out)`);
+    }
     return { ...s, epochs: flags.epochs };
   });
   return { ...stored, stages, maxSteps: given.maxSteps };
