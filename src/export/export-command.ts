@@ -7,12 +7,12 @@ import { parseArgs } from 'node:util';
 import { MANIFEST_SCHEMA_VERSION, type ManifestDraft } from '../artifact/manifest.js';
 import { writeArtifact } from '../artifact/write-artifact.js';
 import { resolveTrainingBackend } from '../train/backends/index.js';
-import { buildModels, buildRunModels, inferenceNet } from '../train/build-net.js';
+import { buildModels, buildRunModels, classCounts, inferenceNet } from '../train/build-net.js';
 import { faceInputFormat, readRunIdentities } from '../train/train-embedder.js';
 import { exportGallerySeed } from './export-gallery-seed.js';
 import { buildBackbone } from '../train/nets/registry.js';
 import { readCheckpoint } from '../train/checkpoint.js';
-import { loadDataset } from '../train/data/datasets.js';
+import { loadRunDataset } from '../train/data/run-dataset.js';
 import type { RunState } from '../train/loop.js';
 import { exportToOnnx } from './export-onnx.js';
 import { ExportError } from './export-error.js';
@@ -100,7 +100,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const face = config.faceData;
   const identities = readRunIdentities(values.run);
   if (face && !identities) throw new ExportError('EXPORT_RUN_INCOMPLETE', `${join(values.run, 'identities.json')} not found: the run folder is incomplete`);
-  const dataset = face ? undefined : loadDataset(config.dataset);
+  const dataset = face ? undefined : await loadRunDataset(config);
   const format = face ? faceInputFormat(face) : dataset!;
   const { backbone, objective } = face
     ? buildModels(config, { inputShape: [face.height, face.width, 3], classCounts: identities!.counts })
@@ -148,7 +148,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       dataset: face ? `face set ${face.dir} (${face.format}, ${face.identities} identities, ${face.images} images)` : `${dataset!.name}: ${dataset!.source}`,
       objective: objectiveName,
       backbone: config.net,
-      hyperparameters: { ...config },
+      hyperparameters: { ...config, ...(dataset ? { trainingClassCounts: classCounts(config, dataset) } : {}) },
       metrics: {
         ...(last ? { ...last.metrics, train_loss: last.loss } : {}),
         ...(dataset ? { test_images: config.testLimit ?? dataset.test.count } : {}),

@@ -41,7 +41,13 @@ export function buildModels(config: RunConfig, shape: RunShape): RunModels {
   });
   const objective = buildObjective(
     config.objective,
-    { features: backbone.outputDim, classes: shape.classCounts.length, classCounts: shape.classCounts, seed: config.seed },
+    {
+      features: backbone.outputDim,
+      classes: shape.classCounts.length,
+      classCounts: shape.classCounts,
+      seed: config.seed,
+      inputShape: shape.inputShape,
+    },
     config.objectiveOptions,
   );
   return { backbone, objective };

@@ -41,7 +41,8 @@ export const EMBEDDER_HELP = `Embedders (face recognition; --task embedder, or a
                          MS1MV3 and Glint360K ship; replaces --dataset. Images are RGB, normalized
                          (x / 255 - 0.5) / 0.5 as InsightFace's, and so is the exported model's input
   --input-size N|HxW     decode the face images at this size (default: the set's property file, else 112)
-  --no-flip              no random horizontal flip (default: each image mirrored with probability 1/2)
+  --no-flip              no random horizontal flip of the face set's images (default: each image
+                         mirrored with probability 1/2)
   --init-from PATH       fine-tune: the backbone's initial weights from a run folder or a .ckpt file
                          (same --net); the heads start fresh
   --val PATH             verification pairs held out from training, scored after every epoch: an

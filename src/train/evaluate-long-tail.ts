@@ -3,7 +3,7 @@
 // the classifier's norms and head/tail cosines (src/train/metrics/long-tail.ts).
 import type { ImageDataset, ImageSplit } from './data/image-dataset.js';
 import { accuracy, argmaxRows, classifierOutputs, type ClassifierEvalOptions } from './evaluate-classifier.js';
-import { classifierStatistics, featureStatistics, longTailAccuracy, perClassAccuracy } from './metrics/long-tail.js';
+import { classifierStatistics, featureStatistics, longTailAccuracy, perClassAccuracy, type GroupThresholds } from './metrics/long-tail.js';
 import type { Net } from './nets/net.js';
 import type { Objective } from './objectives/objective.js';
 
@@ -26,17 +26,17 @@ export function evaluateLongTail(
   dataset: ImageDataset,
   split: ImageSplit,
   classCounts: readonly number[],
-  opts: ClassifierEvalOptions = {},
+  opts: ClassifierEvalOptions & { groups?: GroupThresholds } = {},
 ): LongTailEvaluation {
   const head = objective.inferenceHead();
   const out = classifierOutputs(net, head, dataset, split, opts);
   const predicted = argmaxRows(out.logits, out.classes);
   const perClass = perClassAccuracy(predicted, split.labels, out.classes);
-  const lt = longTailAccuracy(perClass, classCounts);
+  const lt = longTailAccuracy(perClass, classCounts, opts.groups);
   const features = featureStatistics(out.features, split.labels, out.classes, out.dim);
   const raw = objective.getWeights()['classifier.weight'];
   const weight = raw ? raw.values : transposed(head.kind === 'linear' ? head.weight : new Float32Array(), out.dim, out.classes);
-  const classifier = classifierStatistics(weight, out.classes, out.dim, classCounts);
+  const classifier = classifierStatistics(weight, out.classes, out.dim, classCounts, opts.groups);
   const metrics: Record<string, number> = {
     test_accuracy: accuracy(predicted, split.labels),
     class_averaged_accuracy: lt.classAveraged,

@@ -1,7 +1,7 @@
 // The training loop: the run's stages in order, epochs over a seeded permutation, one optimizer
 // step per batch (TrainStep), a progress line, periodic checkpoints, resume from the last
 // checkpoint, and the caller's evaluation after every epoch.
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { Progress, formatDuration } from '../progress.js';
 import { InvariantError } from '../errors.js';
@@ -317,6 +317,8 @@ async function trainOn(opts: TrainOptions, pool?: ReplicaPool): Promise<TrainRes
         state.epoch = 0;
       }
       await save();
+      // A multi-stage run keeps each stage's end (e.g. BCE3S's stage-1 model, to run stage 2 again from).
+      if (stageDone && c.stages.length > 1) copyFileSync(opts.checkpointPath, opts.checkpointPath.replace(/(\.ckpt)?$/, `.${spec.name}.ckpt`));
       const metrics = Object.entries(record.metrics).map(([k, v]) => `, ${k} ${formatMetric(k, v)}`).join('');
       log(
         `${label}epoch ${record.epoch}/${stage.epochs}: loss ${record.loss.toFixed(4)}${metrics}, lr ${learningRate.toPrecision(3)}, ` +

@@ -1,7 +1,10 @@
 // The configuration of one training run, stored in the run folder and in every checkpoint.
 // A run is a sequence of stages (most objectives have one; BCE3S has two), each with its own
 // epochs, optimizer and learning-rate schedule.
-import { DATASET_NAMES } from './data/datasets.js';
+import type { ClassOrder, LongTailProfile } from './data/long-tail.js';
+import type { CropFlipOptions } from './data/random-crop-flip.js';
+import { TRAIN_DATASET_NAMES } from './data/run-dataset.js';
+import type { GroupThresholds } from './metrics/long-tail.js';
 import type { OptimizerConfig } from './optimizer.js';
 import { SCHEDULE_NAMES, type ScheduleName } from './schedule.js';
 import { TrainError } from './train-error.js';
@@ -70,6 +73,26 @@ export interface RunConfig {
   maxSteps?: number;
   /** Write a checkpoint every N steps (0: only at the end of each epoch). */
   checkpointEvery: number;
+
+  // Long-tailed classification (issue 7). Optional: runs stored before these fields existed read
+  // as "not set" (no long tail, no augmentation, single-view evaluation, uniform partners).
+  /** Folder of the data set's files (cifar10, cifar100: the extracted archive; folder: root/<class>/*). */
+  data?: string;
+  /** Image folders: the size images are decoded to (square) and their channels. */
+  imageSize?: number;
+  channels?: 1 | 3;
+  /** Train on a long-tailed subset of the training split (src/train/data/long-tail.ts). */
+  longTail?: { imbalance: number; profile: LongTailProfile; order: ClassOrder; maxPerClass?: number };
+  /** Training augmentation: random crop after zero padding, horizontal flip. */
+  augment?: CropFlipOptions;
+  /** Evaluate on logits averaged over each test image and its horizontal flip. */
+  evalFlip?: boolean;
+  /** Evaluate every N epochs (and always after a stage's last epoch); default 1. */
+  evalEvery?: number;
+  /** Many / Few class thresholds of the evaluation (default Many > 100, Few < 20 training images). */
+  groupThresholds?: GroupThresholds;
+  /** Partner batches (mixup / cutmix) weight each image 1 / n_c^q (0: uniform over images, 1: class-balanced). */
+  partnerPower?: number;
 }
 
 export const DEFAULT_STAGE: StageConfig = {
@@ -107,8 +130,8 @@ export function validateRunConfig(c: RunConfig): RunConfig {
   if (c.faceData) {
     positiveInt(c.faceData.height, 'input-size');
     positiveInt(c.faceData.width, 'input-size');
-  } else if (!DATASET_NAMES.includes(c.dataset)) {
-    throw new TrainError('UNKNOWN_DATASET', `dataset: "${c.dataset}" is not one of ${DATASET_NAMES.join(', ')}`);
+  } else if (!TRAIN_DATASET_NAMES.includes(c.dataset)) {
+    throw new TrainError('UNKNOWN_DATASET', `dataset: "${c.dataset}" is not one of ${TRAIN_DATASET_NAMES.join(', ')}`);
   }
   if (c.embeddingDim !== undefined) positiveInt(c.embeddingDim, 'embedding-dim');
   if (c.validation && !(c.validation.far > 0 && c.validation.far < 1)) throw new TrainError('TRAIN_CONFIG_INVALID', `val-far: expected a number in (0, 1), got ${c.validation.far}`);
@@ -123,6 +146,7 @@ export function validateRunConfig(c: RunConfig): RunConfig {
   if (c.testLimit !== undefined) positiveInt(c.testLimit, 'test-limit');
   if (c.maxSteps !== undefined) positiveInt(c.maxSteps, 'max-steps');
   if (!Number.isInteger(c.checkpointEvery) || c.checkpointEvery < 0) throw new TrainError('TRAIN_CONFIG_INVALID', `checkpoint-every: expected an integer >= 0`);
+  validateLongTailSettings(c);
   if (c.stages.length === 0) throw new TrainError('TRAIN_CONFIG_INVALID', 'stages: a run needs at least one stage');
   for (const s of c.stages) {
     const at = c.stages.length > 1 ? `stage ${s.name}: ` : '';
@@ -138,4 +162,36 @@ export function validateRunConfig(c: RunConfig): RunConfig {
     }
   }
   return c;
+}
+
+/** The data, augmentation and evaluation settings of long-tailed runs. */
+function validateLongTailSettings(c: RunConfig): void {
+  const needsFolder = ['cifar10', 'cifar100', 'folder'].includes(c.dataset);
+  if (needsFolder && !c.data) throw new TrainError('TRAIN_USAGE', `data: ${c.dataset} needs --data DIR (the folder holding its files)`);
+  if (!needsFolder && c.data !== undefined) throw new TrainError('TRAIN_USAGE', `data: ${c.dataset} is read from its package; --data applies to cifar10, cifar100 and folder`);
+  if (c.dataset === 'folder') {
+    if (!(Number.isInteger(c.imageSize) && c.imageSize! > 0)) throw new TrainError('TRAIN_CONFIG_INVALID', `image-size: folder datasets need --image-size N (a positive integer), got ${String(c.imageSize)}`);
+    if (c.channels !== 1 && c.channels !== 3) throw new TrainError('TRAIN_CONFIG_INVALID', `channels: expected 1 or 3, got ${String(c.channels)}`);
+  } else if (c.imageSize !== undefined || c.channels !== undefined) {
+    throw new TrainError('TRAIN_USAGE', `image-size, channels: apply to --dataset folder only (${c.dataset} has a fixed size)`);
+  }
+  if (c.longTail) {
+    const { imbalance, profile, order } = c.longTail;
+    if (!(Number.isFinite(imbalance) && imbalance >= 1)) throw new TrainError('TRAIN_CONFIG_INVALID', `imbalance: expected a number >= 1 (n_max / n_min), got ${imbalance}`);
+    if (profile !== 'exp' && profile !== 'step') throw new TrainError('TRAIN_CONFIG_INVALID', `profile: "${profile}" is not one of exp, step`);
+    if (order !== 'index' && order !== 'reversed') throw new TrainError('TRAIN_CONFIG_INVALID', `class-order: "${order}" is not one of index, reversed`);
+    const n = c.longTail.maxPerClass;
+    if (n !== undefined && !(Number.isInteger(n) && n > 0)) throw new TrainError('TRAIN_CONFIG_INVALID', `max-per-class: expected a positive integer, got ${n}`);
+  }
+  if (c.augment) {
+    if (!(Number.isInteger(c.augment.padding) && c.augment.padding >= 0)) throw new TrainError('TRAIN_CONFIG_INVALID', `crop-padding: expected an integer >= 0, got ${c.augment.padding}`);
+  }
+  if (c.evalEvery !== undefined && !(Number.isInteger(c.evalEvery) && c.evalEvery > 0)) throw new TrainError('TRAIN_CONFIG_INVALID', `eval-every: expected a positive integer, got ${c.evalEvery}`);
+  if (c.groupThresholds) {
+    const { many, few } = c.groupThresholds;
+    if (!(Number.isFinite(many) && Number.isFinite(few) && few >= 0 && few <= many + 1)) {
+      throw new TrainError('TRAIN_CONFIG_INVALID', `group-thresholds: expected MANY,FEW with 0 <= FEW <= MANY + 1 (Many > MANY, Few < FEW), got ${many},${few}`);
+    }
+  }
+  if (c.partnerPower !== undefined && !(c.partnerPower >= 0 && c.partnerPower <= 1)) throw new TrainError('TRAIN_CONFIG_INVALID', `partner-power: expected a number in [0, 1], got ${c.partnerPower}`);
 }

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { linePlotSvg } from '../eval/svg-plot.js';
 import type { EpochRecord } from './loop.js';
-import { classGroup } from './metrics/long-tail.js';
+import { classGrouping, DEFAULT_GROUP_THRESHOLDS } from './metrics/long-tail.js';
 import type { RunConfig } from './run-config.js';
 
 export interface RunReport {
@@ -55,6 +55,7 @@ function markdown(r: RunReport): string {
   if (Object.keys(c.objectiveOptions).length > 0) {
     lines.push(`Objective options: ${Object.entries(c.objectiveOptions).map(([k, v]) => `${k} = ${v}`).join(', ')}.`, '');
   }
+  lines.push(dataLine(r), '');
   const metricNames = [...new Set(r.history.flatMap((h) => Object.keys(h.metrics)))];
   const termNames = [...new Set(r.history.flatMap((h) => Object.keys(h.terms)))];
   lines.push(
@@ -69,7 +70,7 @@ function markdown(r: RunReport): string {
         `${h.imagesPerSecond.toFixed(1)} |`,
     ),
     '',
-    'Accuracies in %. Many: > 100 training images, Medium: 20..100, Few: < 20. Compactness: mean cosine of test features to',
+    `Accuracies in %. Many: > ${groups(c).many} training images, Medium: ${groups(c).few}..${groups(c).many}, Few: < ${groups(c).few}. Compactness: mean cosine of test features to`,
     'their class mean; separability: mean cosine between class means (lower separates more); cosines of classifier vectors',
     'within the head (Many), within the tail (Few) and between them.',
     '',
@@ -82,7 +83,7 @@ function markdown(r: RunReport): string {
       '|---:|---|---:|---|---:|---:|',
       ...r.dataset.classNames.map(
         (name, i) =>
-          `| ${i} | ${name} | ${r.dataset.classCounts[i]} | ${classGroup(r.dataset.classCounts[i])} | ${pct(r.perClass!.accuracy[i])} | ${num(r.perClass!.classifierNorms[i])} |`,
+          `| ${i} | ${name} | ${r.dataset.classCounts[i]} | ${classGrouping(c.groupThresholds)(r.dataset.classCounts[i])} | ${pct(r.perClass!.accuracy[i])} | ${num(r.perClass!.classifierNorms[i])} |`,
       ),
       '',
       '![per-class accuracy against class size](per-class-accuracy.svg)',
@@ -90,6 +91,21 @@ function markdown(r: RunReport): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+const groups = (c: RunConfig) => c.groupThresholds ?? DEFAULT_GROUP_THRESHOLDS;
+
+/** The training data's long tail, augmentation and evaluation, in one sentence. */
+function dataLine(r: RunReport): string {
+  const c = r.config;
+  const lt = c.longTail;
+  const tail = lt ? `Long-tailed training subset: ${lt.profile} profile, imbalance ${lt.imbalance}, ${lt.order} class order` : 'The whole training split';
+  const counts = r.dataset.classCounts;
+  const augment = c.augment && (c.augment.padding > 0 || c.augment.flip)
+    ? `random crops after ${c.augment.padding} pixels of padding${c.augment.flip ? ' and horizontal flips' : ''}`
+    : 'no augmentation';
+  const partners = c.partnerPower ? `; partner batches weighted 1/n_c^${c.partnerPower}` : '';
+  return `${tail} (${counts.join('/')} images per class); ${augment}${partners}; evaluation on ${c.evalFlip ? 'flip-averaged logits' : 'the images as they are'}.`;
 }
 
 function perClassPlot(r: RunReport): string {

@@ -6,13 +6,16 @@ import { parseArgs } from 'node:util';
 import { resolveTrainingBackend, TRAINING_BACKEND_NAMES } from './backends/index.js';
 import { buildRunModels, classCounts } from './build-net.js';
 import { readCheckpoint } from './checkpoint.js';
-import { DATASET_NAMES, loadDataset } from './data/datasets.js';
+import { ClassRebalancedSampler } from './data/class-sampler.js';
+import { CLASSIFIER_DATA_SETS, defaultAugmentation, loadRunDataset, TRAIN_DATASET_NAMES } from './data/run-dataset.js';
 import { evaluateLongTail, type LongTailEvaluation } from './evaluate-long-tail.js';
 import { pixelsPerImage, takeSplit } from './data/image-dataset.js';
 import { InMemorySource } from './data/training-source.js';
+import { LONG_TAIL_HELP, LONG_TAIL_OPTIONS, longTailFlags, type LongTailFlags } from './long-tail-flags.js';
 import { train, type RunState } from './loop.js';
+import type { StepPosition } from './objectives/objective.js';
 import { backboneTakes, describeBackbones } from './nets/registry.js';
-import { describeObjectives, OBJECTIVE_NAMES, objectiveTask } from './objectives/registry.js';
+import { describeObjectives, OBJECTIVE_NAMES, objectiveStages, objectiveTask, optionsFromFlags, resolveObjectiveOptions } from './objectives/registry.js';
 import { EMBEDDER_FLAGS, EMBEDDER_HELP, embedderFlags } from './embedder-options.js';
 import { openFaceData, trainEmbedder } from './train-embedder.js';
 import { writeRunReport } from './run-report.js';
@@ -26,7 +29,7 @@ Trains a backbone with an objective and writes checkpoints to the run folder;
 \`protoserve export --run <dir>\` turns the run into a model artifact.
 
 Data and model:
-  --dataset NAME         ${DATASET_NAMES.join(' | ')} (default ${DEFAULT_RUN_CONFIG.dataset})
+  --dataset NAME         ${TRAIN_DATASET_NAMES.join(' | ')} (default ${DEFAULT_RUN_CONFIG.dataset})
   --net NAME             backbone (default ${DEFAULT_RUN_CONFIG.net}):
 ${describeBackbones()
   .map((b) => `                           ${b.name.padEnd(13)} ${b.summary}`)
@@ -34,14 +37,15 @@ ${describeBackbones()
   --width N              backbone base width (default ${DEFAULT_RUN_CONFIG.width})
   --objective NAME       the training objective (default ${DEFAULT_RUN_CONFIG.objective}):
 ${describeObjectives()
-  .map((o) => `                           ${o.name.padEnd(12)} ${o.summary}`)
+  .map((o) => `                           ${o.name.padEnd(18)} ${o.summary}`)
   .join('\n')}
   --train-limit N        use only the first N training images
   --test-limit N         evaluate on only the first N test images
 
 ${EMBEDDER_HELP}
 
-Optimization (the first stage of the objective):
+Optimization (the first stage of the objective; bce3s's defaults are its reference's:
+sgd, lr 0.01, momentum 0.9, weight decay 5e-3, cosine):
   --epochs N             (default ${DEFAULT_STAGE.epochs})
   --batch-size N         images per optimizer step (default ${DEFAULT_RUN_CONFIG.batchSize}), however many
                          micro-batches and workers compute it
@@ -74,18 +78,24 @@ Optimization (the first stage of the objective):
 Run control:
   --out DIR              run folder (default runs/<dataset>-<net>)
   --resume               continue from the run folder's checkpoint; the run keeps its configuration
-                         (only --epochs and --max-steps may change)
+                         (only --epochs, --stage2-epochs and --max-steps may change, and the
+                         settings of a stage that has not begun; each stage's end of a two-stage
+                         run stays as <run>/checkpoint.<stage>.ckpt)
   --max-steps N          stop after N steps in this invocation (a checkpoint is written)
   --checkpoint-every N   steps between checkpoints, 0 = per epoch (default ${DEFAULT_RUN_CONFIG.checkpointEvery})
   --backend NAME         force a training backend: ${TRAINING_BACKEND_NAMES.join(' | ')}
                          (default: the best that loads, in that order)
-  -h, --help`;
+  -h, --help
+
+${LONG_TAIL_HELP}`;
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     strict: true,
+    allowNegative: true,
     options: {
+      ...LONG_TAIL_OPTIONS,
       dataset: { type: 'string' },
       net: { type: 'string' },
       width: { type: 'string' },
@@ -151,25 +161,41 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (given.objective !== undefined && !OBJECTIVE_NAMES.includes(given.objective)) {
     throw new TrainError('UNKNOWN_OBJECTIVE', `Unsupported objective: "${given.objective}". Should be one of: ${OBJECTIVE_NAMES.join(', ')}`);
   }
-  const embedder = embedderFlags(values, given.objective, values.resume, num);
+  const lt = longTailFlags(values);
+  // --data is the files of --dataset cifar10|cifar100|folder, else a face training set (embedders);
+  // --no-flip (flip false, parseArgs' negation) turns off the face set's flips too.
+  const classifierData = given.dataset !== undefined && CLASSIFIER_DATA_SETS.includes(given.dataset);
+  if (!classifierData) delete lt.given.data;
+  if (given.dataset !== undefined && !classifierData && values.data !== undefined) {
+    throw new TrainError('TRAIN_USAGE', `--data: ${given.dataset} is read from its package; --data applies to cifar10, cifar100 and folder, or, without --dataset, names a face training set`);
+  }
+  const embedder = embedderFlags(
+    { ...values, data: classifierData ? undefined : values.data, 'no-flip': values.data !== undefined && !classifierData && (values as { flip?: boolean }).flip === false },
+    given.objective,
+    values.resume,
+    num,
+  );
   Object.assign(given, defined(embedder.given));
   if (embedder.faceSet && values.dataset !== undefined) throw new TrainError('TRAIN_USAGE', '--data and --dataset exclude each other: --data DIR is the training set');
   const faces = embedder.faceSet ? await openFaceData(embedder.faceSet) : undefined;
-  if (faces) Object.assign(given, { dataset: 'faces', faceData: faces.config });
+  if (faces) {
+    Object.assign(given, { dataset: 'faces', faceData: faces.config });
+    delete lt.given.augment;
+  }
   const runDir = values.out ?? join('runs', `${given.dataset ?? DEFAULT_RUN_CONFIG.dataset}-${given.net ?? DEFAULT_RUN_CONFIG.net}`);
   const checkpointPath = join(runDir, 'checkpoint.ckpt');
   if (!values.resume && existsSync(checkpointPath)) {
     throw new TrainError('RUN_EXISTS', `${checkpointPath} exists: continue that run with --resume --out ${runDir}, or train into another --out folder`);
   }
   const stored = values.resume && existsSync(checkpointPath) ? readCheckpoint<RunState>(checkpointPath).state : undefined;
-  const config = validateRunConfig(stored ? resumedConfig(stored, given, stageGiven) : freshConfig(given, stageGiven));
+  const config = validateRunConfig(stored ? resumedConfig(stored, given, stageGiven, lt) : freshConfig(given, stageGiven, lt));
 
   const backend = await resolveTrainingBackend({ backend: values.backend });
   if (objectiveTask(config.objective) === 'embedder') {
     mkdirSync(runDir, { recursive: true });
     return trainEmbedder({ config, runDir, checkpointPath, resume: stored !== undefined, backend: backend.name, faces: faces?.source });
   }
-  const dataset = loadDataset(config.dataset);
+  const dataset = await loadRunDataset(config);
   mkdirSync(runDir, { recursive: true });
   const first = config.stages[0];
   console.error(
@@ -180,15 +206,20 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const { backbone, objective } = buildRunModels(config, dataset);
   const test = config.testLimit ? takeSplit(dataset.test, config.testLimit, pixelsPerImage(dataset)) : dataset.test;
   const counts = classCounts(config, dataset);
+  console.error(`training images per class: ${counts.join(', ')}`);
   let evaluation: LongTailEvaluation | undefined;
-  const evaluate = () => {
-    evaluation = evaluateLongTail(backbone, objective, dataset, test, counts);
+  const evaluate = (position: StepPosition) => {
+    const stageEpochs = config.stages.find((s) => s.name === position.stage)!.epochs;
+    if (position.epoch % (config.evalEvery ?? 1) !== 0 && position.epoch !== stageEpochs) return {};
+    evaluation = evaluateLongTail(backbone, objective, dataset, test, counts, { flip: config.evalFlip, groups: config.groupThresholds });
     return evaluation.metrics;
   };
   const trainSplit = config.trainLimit ? takeSplit(dataset.train, config.trainLimit, pixelsPerImage(dataset)) : dataset.train;
+  const augment = config.augment && (config.augment.padding > 0 || config.augment.flip) ? config.augment : undefined;
   const { state, complete, imagesPerSecond } = await train({
     config,
-    data: new InMemorySource(dataset, trainSplit),
+    data: new InMemorySource(dataset, trainSplit, augment),
+    partnerSampler: config.partnerPower ? new ClassRebalancedSampler(trainSplit.labels, dataset.classNames.length, config.partnerPower) : undefined,
     net: backbone,
     objective,
     backend: backend.name,
@@ -224,9 +255,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   });
   console.error(`report: ${reports.join(', ')}`);
   const testAccuracy = last?.metrics.test_accuracy;
+  const pct = (k: string) => (last?.metrics[k] !== undefined ? `${(100 * last.metrics[k]).toFixed(2)}%` : '-');
   console.error(
     complete
       ? `done: ${state.history.length} epochs, test accuracy ${testAccuracy !== undefined ? (100 * testAccuracy).toFixed(2) : '?'}% ` +
+          `(class-averaged ${pct('class_averaged_accuracy')}; many ${pct('many_accuracy')}, medium ${pct('medium_accuracy')}, few ${pct('few_accuracy')}) ` +
           `(${test.count} test images${config.testLimit ? `, limited to ${config.testLimit}` : ''}); ` +
           `next: protoserve export --run ${runDir}`
       : `paused at ${config.stages.length > 1 ? `stage ${config.stages[state.stage].name}, ` : ''}epoch ${state.epoch + 1}, step ${state.stepInEpoch}; ` +
@@ -246,40 +279,101 @@ function defined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** A new run: the defaults, the flags given, and one stage configuration per stage of the objective. */
-function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>): RunConfig {
-  const config: RunConfig = { ...DEFAULT_RUN_CONFIG, ...defined(given), stages: [{ ...DEFAULT_STAGE, ...defined(stageGiven) }] };
-  // Backbones without a base width (the face backbones) take none; embedders on a CIFAR ResNet
-  // get an embedding layer unless told its size.
-  if (given.width === undefined && !backboneTakes(config.net, 'width')) delete config.width;
-  if (config.embeddingDim === undefined && objectiveTask(config.objective) === 'embedder' && config.net.startsWith('resnet')) config.embeddingDim = 128;
-  return config;
+/**
+ * A new run: the defaults, the flags given, and one stage configuration per stage of the
+ * objective (the run's defaults, then the objective reference's, then the flags: the first
+ * stage's flags, and --stage2-* for the second).
+ */
+function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>, lt: LongTailFlags): RunConfig {
+  const base = { ...DEFAULT_RUN_CONFIG, ...defined(given), ...lt.given };
+  const specs = objectiveStages(base.objective);
+  if (specs.length < 2 && Object.keys(lt.stage2).length > 0) {
+    throw new TrainError('TRAIN_USAGE', `--stage2-*: ${base.objective} has one stage (${specs[0].name}); the flags apply to two-stage objectives such as bce3s`);
+  }
+  const stages = specs.map((s, i) => ({ ...DEFAULT_STAGE, ...s.defaults, name: s.name, ...defined(i === 0 ? stageGiven : i === 1 ? lt.stage2 : {}) }));
+  const objectiveOptions = resolveObjectiveOptions(base.objective, { ...base.objectiveOptions, ...optionsFromFlags(base.objective, lt.objectiveFlags) });
+  if (objectiveTask(base.objective) === 'embedder') {
+    // Face sets bring their own input conventions and flips (embedder-options.ts). Backbones
+    // without a base width (the face backbones) take none; embedders on a CIFAR ResNet get an
+    // embedding layer unless told its size.
+    const config: RunConfig = { ...base, objectiveOptions, stages };
+    if (given.width === undefined && !backboneTakes(config.net, 'width')) delete config.width;
+    if (config.embeddingDim === undefined && config.net.startsWith('resnet')) config.embeddingDim = 128;
+    return config;
+  }
+  const augment = { ...defaultAugmentation(base.dataset, base.imageSize), ...lt.given.augment };
+  return {
+    ...base,
+    ...(base.dataset === 'folder' && { channels: base.channels ?? 3 }),
+    ...(base.longTail && { longTail: { profile: 'exp', order: 'index', ...(base.longTail as Partial<NonNullable<RunConfig['longTail']>>), imbalance: base.longTail.imbalance } }),
+    augment,
+    evalFlip: lt.given.evalFlip ?? augment.flip,
+    objectiveOptions,
+    stages,
+  };
 }
 
 /**
- * A resumed run keeps the configuration stored in its checkpoint (the net, the data, the
- * objective and the optimizer must be the ones the weights were trained with); only the first
- * stage's epochs (while it runs) and --max-steps may change. A flag that contradicts the stored
- * value is an error, not ignored.
+ * A resumed run keeps the configuration stored in its checkpoint (the net, the data and its long
+ * tail, the augmentation, the objective and its options, the optimizer must be the ones the
+ * weights were trained with); only the epochs of a stage not yet finished, --max-steps, and any
+ * setting of a stage that has not begun may change. A flag that contradicts the stored value is
+ * an error, not ignored.
  */
-function resumedConfig(state: RunState, given: Partial<RunConfig>, stageGiven: Partial<StageConfig>): RunConfig {
-  const stored = state.config;
+function resumedConfig(state: RunState, given: Partial<RunConfig>, stageGiven: Partial<StageConfig>, lt: LongTailFlags): RunConfig {
+  // Classifier runs stored before augmentation and flip evaluation were settings had neither.
+  const legacy = objectiveTask(state.config.objective) === 'classifier' ? { augment: { padding: 0, flip: false }, evalFlip: false } : {};
+  const stored: RunConfig = { ...legacy, ...state.config };
   const differs = (key: string, value: unknown, was: unknown) =>
     new TrainError('RESUME_MISMATCH', 
-      `--resume: ${key} ${String(value)} differs from the run's ${String(was)}; a resumed run keeps its ` +
-        `configuration (only --epochs and --max-steps may change). Leave the flag out, or train into a new --out folder.`,
+      `--resume: ${key} ${show(value)} differs from the run's ${show(was)}; a resumed run keeps its ` +
+        `configuration (only --epochs, --stage2-epochs and --max-steps may change). Leave the flag out, or train into a new --out folder.`,
     );
-  for (const [key, value] of Object.entries(defined(given)) as Array<[keyof RunConfig, unknown]>) {
-    const show = (v: unknown) => (typeof v === 'object' ? JSON.stringify(v) : v);
-    if (key !== 'maxSteps' && JSON.stringify(stored[key]) !== JSON.stringify(value)) throw differs(key, show(value), show(stored[key]));
-  }
-  for (const [key, value] of Object.entries(defined(stageGiven)) as Array<[keyof StageConfig, unknown]>) {
-    if (key !== 'epochs' && stored.stages[0][key] !== value) throw differs(key, value, stored.stages[0][key]);
-  }
-  const epochs = stageGiven.epochs;
-  if (epochs !== undefined && epochs !== stored.stages[0].epochs && state.stage > 0) {
-    throw new TrainError('RESUME_MISMATCH', `--resume: --epochs changes the first stage, which this run has finished; leave the flag out`);
-  }
-  const stages = stored.stages.map((s, i) => (i === 0 && epochs !== undefined ? { ...s, epochs } : s));
+  const objectiveOptions = { ...given.objectiveOptions, ...optionsFromFlags(stored.objective, lt.objectiveFlags) };
+  const contradiction = findContradiction({ ...defined(given), ...lt.given, objectiveOptions, maxSteps: undefined }, stored);
+  if (contradiction) throw differs(...contradiction);
+  const stagesGiven = [stageGiven, lt.stage2];
+  if (stored.stages.length < 2 && Object.keys(lt.stage2).length > 0) throw new TrainError('TRAIN_USAGE', `--stage2-*: this run's objective ${stored.objective} has one stage`);
+  const stages = stored.stages.map((s, i) => {
+    const flags = defined(stagesGiven[i] ?? {});
+    // A stage that has not begun may still change all its settings (e.g. stage 2 again from a stage-1 checkpoint).
+    const begun = state.stage > i || (state.stage === i && (state.epoch > 0 || state.stepInEpoch > 0));
+    if (!begun) return { ...s, ...flags };
+    for (const [key, value] of Object.entries(flags) as Array<[keyof StageConfig, unknown]>) {
+      if (key !== 'epochs' && s[key] !== value) throw differs(`${i === 0 ? '' : 'stage2-'}${key}`, value, s[key]);
+    }
+    if (flags.epochs === undefined || flags.epochs === s.epochs) return s;
+    if (state.stage > i) throw new TrainError('RESUME_MISMATCH', `--resume: --${i === 0 ? '' : 'stage2-'}epochs changes stage ${s.name}, which this run has finished; leave the flag out`);
+    // Fewer epochs than the stage has done cannot be honoured, and as many would end the stage
+    // without its last epoch's evaluation and stage-end checkpoint.
+    if (flags.epochs <= state.epoch) {
+      throw new TrainError('RESUME_MISMATCH', `--resume: stage ${s.name} has completed ${state.epoch} epochs; --${i === 0 ? '' : 'stage2-'}epochs must be more than that (or left out)`);
+    }
+    return { ...s, epochs: flags.epochs };
+  });
   return { ...stored, stages, maxSteps: given.maxSteps };
+}
+
+/** The first setting of `given` (nested objects compared key by key) that differs from `stored`, as [path, given, stored]. */
+function findContradiction(given: object, stored: object, prefix = ''): [string, unknown, unknown] | undefined {
+  for (const [key, value] of Object.entries(given)) {
+    if (value === undefined) continue;
+    const was = (stored as Record<string, unknown>)[key];
+    const path = prefix + key;
+    if (isPlainObject(value)) {
+      const found = findContradiction(value, isPlainObject(was) ? was : {}, `${path}.`);
+      if (found) return found;
+    } else if (JSON.stringify(value) !== JSON.stringify(was)) {
+      return [path, value, was];
+    }
+  }
+  return undefined;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function show(v: unknown): string {
+  return typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
 }

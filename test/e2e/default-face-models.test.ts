@@ -33,10 +33,10 @@ describe('bundled face models: detect, embed and verify whole photos', () => {
   });
   after(async () => server?.close());
 
-  it('serves the detector and the embedder next to mnist-resnet8', async () => {
+  it('serves the detector and the embedder next to the classifiers', async () => {
     const res = await request(server.url).get('/v1/models');
     const tasks = Object.fromEntries(res.body.models.map((m: { name: string; task: string }) => [m.name, m.task]));
-    assert.deepEqual(tasks, { blazeface: 'detector', 'mnist-resnet8': 'classifier', mobileface: 'embedder' });
+    assert.deepEqual(tasks, { blazeface: 'detector', 'fashion-mnist-lt-bce3s': 'classifier', 'mnist-resnet8': 'classifier', mobileface: 'embedder' });
     assert.equal((await request(server.url).get('/v2/health/ready')).status, 200);
     const manifest = (await request(server.url).get('/v1/models/mobileface')).body;
     assert.equal(manifest.provenance.licence.startsWith('MIT'), true);

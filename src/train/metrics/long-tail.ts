@@ -8,10 +8,22 @@
 
 export type ClassGroup = 'many' | 'medium' | 'few';
 
-/** The group of a class by its number of training images. */
-export function classGroup(trainingImages: number): ClassGroup {
-  return trainingImages > 100 ? 'many' : trainingImages >= 20 ? 'medium' : 'few';
+/** Many: more than `many` training images; Few: fewer than `few`; Medium: the rest. */
+export interface GroupThresholds {
+  many: number;
+  few: number;
 }
+
+/** The convention of CIFAR-100-LT and ImageNet-LT (LOSSES.md): Many > 100, Medium 20..100, Few < 20. */
+export const DEFAULT_GROUP_THRESHOLDS: Readonly<GroupThresholds> = { many: 100, few: 20 };
+
+/** The group of a class by its number of training images, under `thresholds`. */
+export function classGrouping(thresholds: GroupThresholds = DEFAULT_GROUP_THRESHOLDS): (trainingImages: number) => ClassGroup {
+  return (n) => (n > thresholds.many ? 'many' : n >= thresholds.few ? 'medium' : 'few');
+}
+
+/** The group of a class by its number of training images (the default thresholds). */
+export const classGroup = classGrouping();
 
 /** Accuracy of each class (NaN for a class with no test image). */
 export function perClassAccuracy(predicted: ArrayLike<number>, labels: ArrayLike<number>, classes: number): number[] {
@@ -38,8 +50,9 @@ export interface LongTailAccuracy {
   few: number;
 }
 
-export function longTailAccuracy(perClass: readonly number[], classCounts: readonly number[]): LongTailAccuracy {
-  const of = (g: ClassGroup) => mean(perClass.filter((_, c) => classGroup(classCounts[c]) === g));
+export function longTailAccuracy(perClass: readonly number[], classCounts: readonly number[], thresholds?: GroupThresholds): LongTailAccuracy {
+  const group = classGrouping(thresholds);
+  const of = (g: ClassGroup) => mean(perClass.filter((_, c) => group(classCounts[c]) === g));
   return { classAveraged: mean(perClass), many: of('many'), medium: of('medium'), few: of('few') };
 }
 
@@ -100,10 +113,13 @@ export interface ClassifierStatistics {
 }
 
 /** `weight` row-major [classes, dim], one classifier vector per class. */
-export function classifierStatistics(weight: ArrayLike<number>, classes: number, dim: number, classCounts: readonly number[]): ClassifierStatistics {
+export function classifierStatistics(
+  weight: ArrayLike<number>, classes: number, dim: number, classCounts: readonly number[], thresholds?: GroupThresholds,
+): ClassifierStatistics {
   const w = rows(weight, classes, dim);
-  const head = w.filter((_, c) => classGroup(classCounts[c]) === 'many');
-  const tail = w.filter((_, c) => classGroup(classCounts[c]) === 'few');
+  const group = classGrouping(thresholds);
+  const head = w.filter((_, c) => group(classCounts[c]) === 'many');
+  const tail = w.filter((_, c) => group(classCounts[c]) === 'few');
   return {
     norms: w.map((v) => Math.sqrt(v.reduce((a, x) => a + x * x, 0))),
     cosineHeadHead: meanPairwiseCosine(head),

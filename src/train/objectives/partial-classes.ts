@@ -60,3 +60,13 @@ export function partialClassMask(
   for (const c of partialClassIndices(labels, numClasses, r, classScores)) mask[c] = 1;
   return mask;
 }
+
+/** The reference's torch.randperm(C): a uniformly random permutation of 0..C-1 (Fisher-Yates), the class scores of one step. */
+export function randomClassScores(numClasses: number, random: () => number): Int32Array {
+  const scores = Int32Array.from({ length: numClasses }, (_, c) => c);
+  for (let i = numClasses - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [scores[i], scores[j]] = [scores[j], scores[i]];
+  }
+  return scores;
+}

@@ -17,13 +17,13 @@ export interface LinearObjectiveOptions {
 }
 
 export class SoftmaxCrossEntropy implements Objective {
-  readonly name = 'softmax-ce';
+  readonly name: string = 'softmax-ce';
   readonly task = 'classifier';
   readonly stages: readonly StageSpec[] = [{ name: 'train', trainBackbone: true }];
   private readonly vars = new VariableSet('softmax-ce');
   private readonly head: LinearClassifier;
 
-  readonly hyperparameters = {};
+  readonly hyperparameters: Record<string, number> = {};
 
   constructor(opts: LinearObjectiveOptions) {
     this.head = new LinearClassifier(this.vars, opts.features, opts.classes, opts.seed);
@@ -46,8 +46,12 @@ export class SoftmaxCrossEntropy implements Objective {
   }
 
   loss(step: StepTensors): StepLoss {
-    const loss = softmaxCrossEntropy(this.head.logits(step.features[0]), step.labelValues);
-    return { loss, terms: {}, updates: [] };
+    return { loss: this.criterion(this.head.logits(step.features[0]), step.labelValues), terms: {}, updates: [] };
+  }
+
+  /** The loss of the logits (subclasses adjust it, e.g. logit adjustment). */
+  protected criterion(logits: tf.Tensor2D, labels: Int32Array): tf.Scalar {
+    return softmaxCrossEntropy(logits, labels);
   }
 
   inferenceHead(): InferenceHead {
