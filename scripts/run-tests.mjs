@@ -3,12 +3,16 @@
 // Node 20's `node --test` given a folder finds no .ts files and reports "# tests 0" with exit 0,
 // so the files are listed here explicitly, and a run that executed no test fails.
 // Usage: npm test [-- <substring filter on file paths>...]
+//        npm run test:native [-- <filter>...]   (--native: only test/native, the native-backend suite,
+//        which needs @tensorflow/tfjs-node: scripts/setup/build-tfjs-node.mjs; left out of npm test)
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const filters = process.argv.slice(2);
+const native = process.argv.includes('--native');
+const filters = process.argv.slice(2).filter((a) => a !== '--native');
+const NATIVE_DIR = join('test', 'native');
 
 function walk(dir) {
   return readdirSync(dir).flatMap((entry) => {
@@ -19,6 +23,7 @@ function walk(dir) {
 
 const files = walk(join(root, 'test'))
   .map((f) => relative(root, f))
+  .filter((f) => f.startsWith(NATIVE_DIR + '/') === native)
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {

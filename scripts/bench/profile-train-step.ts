@@ -1,26 +1,27 @@
-// Where the time of one training step goes, per kernel: the project's own path (a GraphNet
-// classifier, softmax cross-entropy, tf.variableGrads, Adam), on one backend.
+// Where the time of one training step goes, per kernel: the project's own step (the loop's
+// TrainStep: a backbone of src/train/nets, the softmax cross-entropy objective, the StageOptimizer)
+// on synthetic data, on one backend.
 //
-//   npx tsx scripts/bench/profile-train-step.ts [--net resnet8] [--width 16] [--backend wasm] [--steps 10]
+//   npx tsx scripts/bench/profile-train-step.ts [--net resnet8] [--backend wasm] [--batch 64]
+//       [--optimizer sgd|adam] [--steps 10] [--warmup 3] [--top 40] [--detail Kernel1,Kernel2]
 //
 // Every kernel call goes through tf.engine().runKernel; wrapping it times each call. A kernel of
 // ours built from other kernels (src/train/backends/*-kernels) is charged only its own time
-// (self time); the nested kernels it runs are listed under their own names, marked "(nested)".
-// Phases: forward (net + loss), backward (the rest of variableGrads), optimizer (applyGradients).
-// "outside kernels" is the step's wall time not spent in any kernel: tape, tidy, JS glue.
+// (self time); the nested kernels it runs are listed under their own names, marked "(in ...)".
+// Phases: forward (inputs, backbone and loss), backward (the rest of tf.variableGrads), optimizer
+// (StageOptimizer.apply), after (buffer updates and reading the loss). "outside kernels" is
+// the step's wall time not spent in any kernel: the tape, tidy, JS glue.
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
 import { resolveTrainingBackend } from '../../src/train/backends/index.js';
-import { buildClassifierNet } from '../../src/train/nets/classifier.js';
-import { softmaxCrossEntropy } from '../../src/train/objectives/cross-entropy.js';
-import { mulberry32 } from '../../src/seeded-random.js';
+import { syntheticStep } from './synthetic-step.js';
 
 const { values } = parseArgs({
   options: {
     net: { type: 'string', default: 'resnet8' },
-    width: { type: 'string', default: '16' },
     backend: { type: 'string', default: 'wasm' },
     batch: { type: 'string', default: '64' },
+    optimizer: { type: 'string', default: 'adam' },
     steps: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     top: { type: 'string', default: '40' },
@@ -29,33 +30,36 @@ const { values } = parseArgs({
   },
 });
 const BATCH = Number(values.batch);
-const CLASSES = 10;
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);
+if (values.optimizer !== 'sgd' && values.optimizer !== 'adam') throw new Error('--optimizer: sgd or adam');
 
 const backend = await resolveTrainingBackend({ backend: values.backend, log: () => {} });
-const net = buildClassifierNet(values.net, CLASSES, { inputShape: [28, 28, 1], width: Number(values.width), seed: 1 });
-const optimizer: tf.Optimizer = tf.train.adam(1e-3);
-const variables = net.trainableVariables();
+const s = syntheticStep({ net: values.net, batch: BATCH, classes: 10, optimizer: values.optimizer, learningRate: 0.01 });
+const variables = s.optimizer.variables;
 
-const next = mulberry32(777);
-const x = tf.tensor4d(Float32Array.from({ length: BATCH * 28 * 28 }, () => next()), [BATCH, 28, 28, 1]);
-const y = Int32Array.from({ length: BATCH }, () => Math.floor(next() * CLASSES));
-
-type Phase = 'forward' | 'backward' | 'optimizer';
+type Phase = 'forward' | 'backward' | 'optimizer' | 'after';
+const PHASES: Phase[] = ['forward', 'backward', 'optimizer', 'after'];
 let phase: Phase = 'forward';
-const step = (): number =>
-  tf.tidy(() => {
-    phase = 'forward';
-    const { value, grads } = tf.variableGrads(() => {
-      const loss = softmaxCrossEntropy(net.apply(x, true), y);
-      phase = 'backward';
-      return loss;
-    }, variables);
-    phase = 'optimizer';
-    optimizer.applyGradients(grads);
-    return value.dataSync()[0];
-  });
+const loss = s.objective.loss.bind(s.objective);
+s.objective.loss = (...args) => {
+  const out = loss(...args);
+  phase = 'backward';
+  return out;
+};
+const apply = s.optimizer.apply.bind(s.optimizer);
+s.optimizer.apply = (grads) => {
+  phase = 'optimizer';
+  apply(grads);
+  phase = 'after';
+};
+const step = (): void => {
+  phase = 'forward';
+  // Read every step here, so that each step's time is all its own (the loop reads less often).
+  const { values } = s.step.run(s.prepared, s.position);
+  values.dataSync();
+  values.dispose();
+};
 
 interface Row { calls: number; ms: number }
 const rows = new Map<string, Row>();
@@ -110,16 +114,19 @@ const perStep = [...rows].map(([key, r]) => {
 });
 const inKernels = perStep.reduce((a, r) => a + r.ms, 0);
 console.log(
-  `\nprofile: ${net.name} (${variables.length} trainable tensors), batch ${BATCH}, ${backend.description}; ` +
+  `\nprofile: ${s.backbone.name} + softmax-ce (${variables.length} trainable tensors, ${s.trainableParameters} parameters), ` +
+    `batch ${BATCH}, ${values.optimizer}, ${backend.description}; ` +
     `${plainMs.toFixed(1)} ms/step uninstrumented (${((BATCH * 1000) / plainMs).toFixed(1)} img/s), ` +
     `${stepMs.toFixed(1)} ms/step instrumented`,
 );
 console.log('\n| phase | ms/step | share |\n|---|---:|---:|');
-for (const p of ['forward', 'backward', 'optimizer'] as Phase[]) {
+for (const p of PHASES) {
   const ms = perStep.filter((r) => r.phase === p).reduce((a, r) => a + r.ms, 0);
   console.log(`| ${p} | ${ms.toFixed(1)} | ${((100 * ms) / stepMs).toFixed(1)}% |`);
 }
 console.log(`| outside kernels | ${(stepMs - inKernels).toFixed(1)} | ${((100 * (stepMs - inKernels)) / stepMs).toFixed(1)}% |`);
+const calls = perStep.reduce((a, r) => a + r.calls, 0);
+console.log(`\n${calls.toFixed(0)} kernel calls per step (${perStep.filter((r) => !r.name.includes(' (in ')).reduce((a, r) => a + r.calls, 0).toFixed(0)} from the step itself, the rest inside our composite kernels).`);
 
 console.log('\n| kernel (all phases) | calls/step | ms/step | share |\n|---|---:|---:|---:|');
 const byName = new Map<string, { calls: number; ms: number }>();
@@ -142,5 +149,4 @@ if (details.size > 0) {
     console.log(`| ${k} | ${(r.calls / steps).toFixed(0)} | ${(r.ms / steps).toFixed(2)} |`);
   }
 }
-tf.dispose([x, y]);
-net.dispose();
+s.dispose();

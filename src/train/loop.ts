@@ -11,6 +11,7 @@ import { uniformSampler, type BatchSampler, type TrainingSource } from './data/t
 import type { Net, NamedWeights } from './nets/net.js';
 import type { Objective, PrepareContext, PreparedStep, StageSpec, StepLoss, StepPosition } from './objectives/objective.js';
 import { StageOptimizer } from './optimizer.js';
+import { PendingLosses, type StepValues } from './pending-losses.js';
 import type { RunConfig, StageConfig } from './run-config.js';
 import { learningRateAt } from './schedule.js';
 
@@ -75,12 +76,14 @@ export interface TrainResult {
   state: RunState;
   /** True when every stage is done (false when stopped by maxSteps). */
   complete: boolean;
+  /** Training images per second in this invocation: steps and data, not evaluation or checkpoints. */
+  imagesPerSecond: number;
 }
 
 /**
  * One optimizer step: the backbone over the prepared views, the objective's loss, gradients of
  * the stage's variables, the update, then the objective's buffer updates. Returns the loss and
- * its named terms as numbers.
+ * its named terms as a tensor, not yet read (./pending-losses.ts).
  */
 export class TrainStep {
   constructor(
@@ -89,7 +92,7 @@ export class TrainStep {
     private readonly optimizer: StageOptimizer,
   ) {}
 
-  run(prepared: PreparedStep, position: StepPosition): { loss: number; terms: Record<string, number> } {
+  run(prepared: PreparedStep, position: StepPosition): StepValues {
     const [h, w, c] = this.net.inputShape;
     const { size, views } = prepared;
     let out: StepLoss | undefined;
@@ -112,15 +115,16 @@ export class TrainStep {
       this.optimizer.apply(grads);
       const result = out!;
       for (const u of result.updates) u.variable.assign(u.value);
-      return tf.stack([value, ...Object.values(result.terms)]);
+      return tf.stack([value, ...Object.values(result.terms)]) as tf.Tensor1D;
     });
-    const read = values.dataSync();
-    values.dispose();
     for (const t of kept) t.dispose();
-    const terms = Object.fromEntries(Object.keys(out!.terms).map((k, i) => [k, read[i + 1]]));
-    return { loss: read[0], terms };
+    return { values, terms: Object.keys(out!.terms) };
   }
 }
+
+/** Steps whose losses may wait on the backend, and how long, before the loop reads them. */
+const READ_LOSSES_EVERY_STEPS = 32;
+const READ_LOSSES_EVERY_MS = 1000;
 
 /** The variables a stage trains: the objective's, and the backbone's unless the stage freezes it. */
 function stageOptimizer(config: StageConfig, spec: StageSpec, net: Net, objective: Objective): StageOptimizer {
@@ -162,6 +166,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const epochsLeft = c.stages.slice(state.stage).reduce((n, s) => n + s.epochs, 0) - state.epoch;
   const progress = new Progress({ unit: 'img', total: Math.max(epochsLeft * data.count - state.stepInEpoch * c.batchSize, 0) });
   let stepsThisRun = 0;
+  // This invocation's training images and seconds, for its rate (an epoch may span invocations).
+  const thisRun = { images: 0, seconds: 0 };
+  const losses = new PendingLosses();
   while (state.stage < c.stages.length) {
     const stage = c.stages[state.stage];
     const spec = specs[state.stage];
@@ -182,42 +189,53 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       stageOpt.setLearningRate(learningRate);
       const order = epochPermutation(data.count, c.seed, epochsBefore + state.epoch);
       const totals = state.epochTotals;
+      const readLosses = () =>
+        losses.read((loss, terms) => {
+          totals.lossSum += loss;
+          for (const [k, v] of Object.entries(terms)) totals.termSums[k] = (totals.termSums[k] ?? 0) + v;
+          totals.steps++;
+        });
       let segmentStart = performance.now();
+      const endSegment = () => {
+        const now = performance.now();
+        totals.seconds += (now - segmentStart) / 1000;
+        thisRun.seconds += (now - segmentStart) / 1000;
+        segmentStart = now;
+      };
       for (let i = state.stepInEpoch; i < stepsPerEpoch; i++) {
         if (c.maxSteps !== undefined && stepsThisRun >= c.maxSteps) {
-          totals.seconds += (performance.now() - segmentStart) / 1000;
+          readLosses();
+          endSegment();
           await save();
           progress.finish();
           stageOpt.dispose();
           log(`stopped after ${stepsThisRun} steps (max-steps), ${progress.rate().toFixed(1)} img/s; checkpoint at ${opts.checkpointPath}`);
-          return { state, complete: false };
+          return { state, complete: false, imagesPerSecond: thisRun.images / thisRun.seconds };
         }
         // One stream of random numbers per step drives augmentation, partner batches and the
         // objective's choices, so a resumed run repeats them exactly.
         const random = mulberry32(streamSeed(c.seed, `step ${state.globalStep}`));
         const batch = await data.read(order.subarray(i * c.batchSize, (i + 1) * c.batchSize), random);
         const ctx: PrepareContext = { ...position, random, drawBatch: (size) => data.read(partners.sample(size, random), random) };
-        const { loss, terms } = step.run(await objective.prepare(batch, ctx), position);
-        totals.lossSum += loss;
-        for (const [k, v] of Object.entries(terms)) totals.termSums[k] = (totals.termSums[k] ?? 0) + v;
-        totals.steps++;
+        losses.push(step.run(await objective.prepare(batch, ctx), position));
         totals.images += batch.size;
+        thisRun.images += batch.size;
         stepsThisRun++;
         state.stepInEpoch = i + 1;
         state.globalStep++;
-        progress.tick(
-          batch.size,
-          `${label}epoch ${position.epoch}/${stage.epochs} step ${i + 1}/${stepsPerEpoch} loss ${(totals.lossSum / totals.steps).toFixed(4)}`,
-        );
+        // Losses are read about as often as the progress line prints (see PendingLosses).
+        if (losses.due(READ_LOSSES_EVERY_STEPS, READ_LOSSES_EVERY_MS)) readLosses();
+        const meanLoss = totals.steps ? (totals.lossSum / totals.steps).toFixed(4) : '-';
+        progress.tick(batch.size, `${label}epoch ${position.epoch}/${stage.epochs} step ${i + 1}/${stepsPerEpoch} loss ${meanLoss}`);
         if (c.checkpointEvery > 0 && state.globalStep % c.checkpointEvery === 0) {
-          const now = performance.now();
-          totals.seconds += (now - segmentStart) / 1000;
-          segmentStart = now;
+          readLosses();
+          endSegment();
           await save();
         }
       }
+      readLosses();
       progress.finish();
-      totals.seconds += (performance.now() - segmentStart) / 1000;
+      endSegment();
       objective.endEpoch?.(position);
       const record: EpochRecord = {
         stage: spec.name,
@@ -250,7 +268,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (stageDone) break;
     }
   }
-  return { state, complete: true };
+  return { state, complete: true, imagesPerSecond: thisRun.images / thisRun.seconds };
 }
 
 /** Accuracies as percentages, everything else with 4 significant digits. */

@@ -11,6 +11,10 @@ export interface RunReport {
   run: string;
   complete: boolean;
   backend: string;
+  /** Processes training data-parallel (1: this one). */
+  workers: number;
+  /** Training images per second of the invocation that wrote the report (steps and data only). */
+  imagesPerSecond: number;
   config: RunConfig;
   dataset: { name: string; source: string; classNames: string[]; classCounts: number[]; testImages: number };
   history: EpochRecord[];
@@ -40,7 +44,8 @@ function markdown(r: RunReport): string {
     '',
     `${r.complete ? 'Complete' : 'Paused'}: ${c.net}${c.width ? ` (width ${c.width})` : ''} with ${c.objective} on ${r.dataset.name} ` +
       `(${r.dataset.source}), ${r.dataset.classCounts.reduce((a, b) => a + b, 0)} training / ${r.dataset.testImages} test images, ` +
-      `batch ${c.batchSize}, seed ${c.seed}, backend ${r.backend}.`,
+      `batch ${c.batchSize}, seed ${c.seed}, backend ${r.backend} (${r.workers} worker${r.workers === 1 ? '' : 's'}), ` +
+      `${r.imagesPerSecond.toFixed(1)} training images/s in the last invocation.`,
     '',
     '| stage | epochs | optimizer | lr | momentum | weight decay | schedule | warmup | clip |',
     '|---|---:|---|---:|---:|---:|---|---:|---:|',

@@ -151,7 +151,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   mkdirSync(runDir, { recursive: true });
   const first = config.stages[0];
   console.error(
-    `training ${config.net} (width ${config.width}) with ${config.objective} on ${dataset.name}: ${config.trainLimit ?? dataset.train.count} train / ` +
+    `training ${config.net}${config.width ? ` (width ${config.width})` : ''} with ${config.objective} on ${dataset.name}: ${config.trainLimit ?? dataset.train.count} train / ` +
       `${config.testLimit ?? dataset.test.count} test images, ${first.epochs} epochs, batch ${config.batchSize}, ` +
       `${first.optimizer} lr ${first.learningRate}; run folder ${runDir}`,
   );
@@ -164,7 +164,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return evaluation.metrics;
   };
   const trainSplit = config.trainLimit ? takeSplit(dataset.train, config.trainLimit, pixelsPerImage(dataset)) : dataset.train;
-  const { state, complete } = await train({
+  const { state, complete, imagesPerSecond } = await train({
     config,
     data: new InMemorySource(dataset, trainSplit),
     net: backbone,
@@ -183,7 +183,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     epochs: state.history.length,
     steps: state.globalStep,
     metrics: last?.metrics,
-    imagesPerSecond: last?.imagesPerSecond,
+    imagesPerSecond,
+    workers: 1,
     history: state.history,
   };
   writeFileSync(join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
@@ -191,6 +192,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     run: runDir,
     complete,
     backend: backend.name,
+    workers: 1,
+    imagesPerSecond,
     config,
     dataset: { name: dataset.name, source: dataset.source, classNames: dataset.classNames, classCounts: counts, testImages: test.count },
     history: state.history,

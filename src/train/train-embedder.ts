@@ -116,7 +116,7 @@ export async function trainEmbedder(o: EmbedderRunOptions): Promise<number> {
     const set = validation ? await loadVerificationSet(validation.path, { height, width }) : undefined;
     if (set) console.error(`validation after every epoch: ${set.source}, TAR at FAR ${validation!.far}`);
     const evaluate = set ? () => verificationMetrics(evaluateVerification(backbone, d.format, set, validation!.far)) : undefined;
-    const { state, complete } = await train({
+    const { state, complete, imagesPerSecond } = await train({
       config,
       data: d.data,
       net: backbone,
@@ -129,12 +129,14 @@ export async function trainEmbedder(o: EmbedderRunOptions): Promise<number> {
     const last = state.history.at(-1);
     writeFileSync(
       join(runDir, 'summary.json'),
-      `${JSON.stringify({ run: runDir, complete, backend: o.backend, epochs: state.history.length, steps: state.globalStep, metrics: last?.metrics, imagesPerSecond: last?.imagesPerSecond, history: state.history }, null, 2)}\n`,
+      `${JSON.stringify({ run: runDir, complete, backend: o.backend, epochs: state.history.length, steps: state.globalStep, metrics: last?.metrics, imagesPerSecond, workers: 1, history: state.history }, null, 2)}\n`,
     );
     const reports = writeRunReport(runDir, {
       run: runDir,
       complete,
       backend: o.backend,
+      workers: 1,
+      imagesPerSecond,
       config,
       // Identity names stay in identities.json: a face set has up to hundreds of thousands.
       dataset: { name: d.name, source: d.source, classNames: [], classCounts: d.identities.counts, testImages: set?.count ?? 0 },

@@ -3,7 +3,7 @@
 // HTTP. The server's probabilities must equal the trainer's own forward pass on the same image:
 // that checks decoding, preprocessing, the exported graph and the response in one go.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -53,6 +53,13 @@ describe('train -> export -> serve -> classify (real MNIST)', () => {
     assert.equal(checkpoint.state.globalStep, 8);
     assert.equal(checkpoint.state.history.length, 1);
     assert.equal(checkpoint.state.stage, 1, 'the only stage is done');
+    // The run's summary and report say what trained it and how fast (the resumed invocation).
+    for (const file of ['summary.json', 'report.json']) {
+      const written = JSON.parse(readFileSync(join(run, file), 'utf8'));
+      assert.equal(written.backend, checkpoint.state.backend, file);
+      assert.equal(written.workers, 1, file);
+      assert.ok(written.imagesPerSecond > 0 && Number.isFinite(written.imagesPerSecond), `${file}: imagesPerSecond ${written.imagesPerSecond}`);
+    }
     const { manifest } = await readArtifact(join(models, 'tiny-mnist'));
     assert.equal(manifest.task, 'classifier');
     assert.deepEqual(manifest.labels, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);

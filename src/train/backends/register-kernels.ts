@@ -1,4 +1,4 @@
-// Registering our kernels with tfjs's global kernel registry, for the wasm and cpu kernel sets.
+// Registering our kernels with tfjs's global kernel registry, for the wasm, cpu and tfjs-node kernel sets.
 // A kernel is looked up by (kernel name, backend name) each time an op runs, so registering ours
 // changes what every op on that backend computes, with no change to the code that calls the op.
 import * as tf from '@tensorflow/tfjs';

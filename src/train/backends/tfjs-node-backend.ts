@@ -1,10 +1,12 @@
 // TensorFlow's C library through its Node addon: @tensorflow/tfjs-node (CPU, multi-threaded,
 // oneDNN) and @tensorflow/tfjs-node-gpu (CUDA). Both register the tfjs backend 'tensorflow'.
 // Neither is a dependency of protoserve: installing one (at the version of @tensorflow/tfjs,
-// 4.22.0) is how a user opts in.
+// 4.22.0) is how a user opts in (scripts/setup/build-tfjs-node.mjs builds tfjs-node without the
+// libtensorflow download). Both need our convolution gradients (./tfjs-node-kernels) to train.
 import * as tf from '@tensorflow/tfjs';
 import type { TrainingBackend, TrainingBackendName } from './training-backend.js';
 import { activate } from './activate.js';
+import { registerTfjsNodeTrainingKernels } from './tfjs-node-kernels/index.js';
 
 interface NativeBackendOptions {
   name: TrainingBackendName;
@@ -38,6 +40,7 @@ function nativeBackend({ name, packageName, priority, requireGpu }: NativeBacken
     async load() {
       imported ??= importPackage();
       await imported;
+      registerTfjsNodeTrainingKernels();
       await activate('tensorflow');
       const backend = tf.backend() as { isGPUPackage?: boolean; isUsingGpuDevice?: boolean };
       if (requireGpu && backend.isUsingGpuDevice === false) {

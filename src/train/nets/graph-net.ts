@@ -4,6 +4,7 @@
 // src/train/backends registers its own when it loads, and nothing here knows which backend runs.
 import * as tf from '@tensorflow/tfjs';
 import type { NamedWeights, Net } from './net.js';
+import { batchNormTraining } from './batch-norm-training.js';
 import { NetError } from './net-error.js';
 import { GRAPH_INPUT, graphParams, type GraphNode, type NetGraph, type Padding, type ParamSpec } from './net-graph.js';
 import { normalArray, streamSeed } from '../../seeded-random.js';
@@ -242,18 +243,13 @@ export class GraphNet implements Net {
       movingVar.assign(tf.add(tf.mul(movingVar, momentum), tf.mul(unbiased, 1 - momentum)));
     };
     return ([x], training) => {
-      if (!training) return tf.batchNorm(x, movingMean, movingVar, beta, gamma, epsilon);
+      if (!training) {
+        // tfjs's batchNorm gradient needs both offset and scale tensors (it fails on undefined).
+        return tf.batchNorm(x, movingMean, movingVar, beta ?? tf.zerosLike(movingMean), gamma ?? tf.onesLike(movingVar), epsilon);
+      }
       const n = x.size / x.shape[x.rank - 1];
-      // Batch statistics as plain differentiable ops (y = x*inv + shift), so gradients reach x
-      // through the mean and variance too.
-      const axes = x.rank === 4 ? [0, 1, 2] : [0];
-      const { mean, variance } = tf.moments(x, axes);
-      const rstd = tf.rsqrt(tf.add(variance, epsilon));
-      const inv = gamma ? tf.mul(rstd, gamma) : rstd;
-      const meanInv = tf.mul(mean, inv);
-      const shift = beta ? tf.sub(beta, meanInv) : tf.neg(meanInv);
-      updateMoving(mean, variance, n);
-      return tf.add(tf.mul(x, inv), shift);
+      // Batch statistics, with gradients through them too (./batch-norm-training.ts).
+      return batchNormTraining(x, gamma, beta, epsilon, ({ mean, variance }) => updateMoving(mean, variance, n));
     };
   }
 }

@@ -8,44 +8,16 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { resolveTrainingBackend } from '../../../src/train/backends/index.js';
 import { WASM_MISSING_KERNELS, WASM_REPLACED_KERNELS, mergeSliceAxes } from '../../../src/train/backends/wasm-kernels/index.js';
-import { uniformArray } from '../../../src/seeded-random.js';
-
-type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+import { CONV_CASES, assertSameAsCpu, caseName, conv2dGradients, depthwiseGradients, on, values } from './backend-comparison.js';
 
 before(async () => {
   await resolveTrainingBackend({ backend: 'cpu', log: () => {} });
   await resolveTrainingBackend({ backend: 'wasm', log: () => {} });
 });
 
-/** Deterministic values in [-1, 1), the same on every backend (no backend RNG). */
-function values(shape: number[], seed: number): tf.Tensor {
-  const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(uniformArray(size, -1, 1, seed), shape);
-}
-
-/** Runs `compute` on one backend, returns its outputs as arrays. */
-function on(backend: 'cpu' | 'wasm', compute: () => tf.Tensor[]): Float32Array[] {
-  tf.setBackend(backend); // already initialized: synchronous
-  assert.equal(tf.getBackend(), backend);
-  const outs = tf.tidy(compute);
-  const arrays = outs.map((t) => t.dataSync() as Float32Array);
-  tf.dispose(outs);
-  return arrays;
-}
-
 /** Asserts wasm's result equals cpu's within 1e-4 of the largest magnitude. */
 function assertSameOnBoth(label: string, compute: () => tf.Tensor[]): void {
-  const expected = on('cpu', compute);
-  const actual = on('wasm', compute);
-  assert.equal(actual.length, expected.length);
-  expected.forEach((want, i) => {
-    const got = actual[i];
-    assert.equal(got.length, want.length, `${label} output ${i}: size`);
-    const scale = Math.max(1e-6, ...want.map(Math.abs));
-    let worst = 0;
-    for (let j = 0; j < want.length; j++) worst = Math.max(worst, Math.abs(got[j] - want[j]));
-    assert.ok(worst <= 1e-4 * scale, `${label} output ${i}: max |wasm - cpu| = ${worst} (scale ${scale})`);
-  });
+  assertSameAsCpu('wasm', label, compute);
 }
 
 /** The wasm backend's live buffers: must not grow when a kernel runs (no leaked intermediates). */
@@ -53,40 +25,9 @@ function wasmBuffers(): number {
   return tf.engine().findBackend('wasm').numDataIds();
 }
 
-const CONV_CASES: Array<{ batch: number; size: [number, number]; k: number; stride: number; pad: Pad }> = [];
-for (const batch of [1, 3]) {
-  for (const k of [1, 3, 5]) {
-    for (const stride of [1, 2]) {
-      for (const pad of ['same', 'valid'] as const) CONV_CASES.push({ batch, size: [7, 9], k, stride, pad });
-    }
-  }
-}
-// Even sizes at stride 2 (the 'same' padding splits 1 row: 0 top, 1 bottom), a 1-pixel image, and
-// explicit asymmetric padding.
-CONV_CASES.push(
-  { batch: 3, size: [8, 8], k: 3, stride: 2, pad: 'same' },
-  { batch: 2, size: [8, 10], k: 3, stride: 2, pad: 'valid' },
-  { batch: 1, size: [1, 1], k: 3, stride: 2, pad: 'same' },
-  { batch: 2, size: [6, 7], k: 3, stride: 2, pad: [[0, 0], [2, 0], [0, 3], [0, 0]] },
-  { batch: 2, size: [9, 7], k: 4, stride: 3, pad: 'same' },
-);
-const caseName = (c: (typeof CONV_CASES)[number]) =>
-  `batch ${c.batch}, ${c.size[0]}x${c.size[1]}, ${c.k}x${c.k}, stride ${c.stride}, ${typeof c.pad === 'string' ? c.pad : JSON.stringify(c.pad)}`;
-
 describe('conv2d gradients on wasm match cpu', () => {
   for (const c of CONV_CASES) {
-    test(caseName(c), () => {
-      const compute = () => {
-        const x = values([c.batch, ...c.size, 3], 1) as tf.Tensor4D;
-        const filter = values([c.k, c.k, 3, 4], 2) as tf.Tensor4D;
-        const dy = values(tf.conv2d(x, filter, c.stride, c.pad).shape, 3);
-        // d/dx and d/dW of sum(conv * dy): the kernels get exactly dy.
-        return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-          tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), dy)),
-        )([x, filter]);
-      };
-      assertSameOnBoth(caseName(c), compute);
-    });
+    test(caseName(c), () => assertSameOnBoth(caseName(c), conv2dGradients(c)));
   }
 
   test('filter gradient at stride 2 "same" against a direct sum (TensorFlow pads bottom/right)', () => {
@@ -133,16 +74,7 @@ describe('depthwiseConv2d gradients on wasm match cpu', () => {
   for (const multiplier of [1, 2]) {
     for (const c of CONV_CASES) {
       const label = `multiplier ${multiplier}, ${caseName(c)}`;
-      test(label, () => {
-        assertSameOnBoth(label, () => {
-          const x = values([c.batch, ...c.size, 3], 1) as tf.Tensor4D;
-          const filter = values([c.k, c.k, 3, multiplier], 2) as tf.Tensor4D;
-          const dy = values(tf.depthwiseConv2d(x, filter, c.stride, c.pad).shape, 3);
-          return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-            tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), dy)),
-          )([x, filter]);
-        });
-      });
+      test(label, () => assertSameOnBoth(label, depthwiseGradients(c, multiplier)));
     }
   }
 });

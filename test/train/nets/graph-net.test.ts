@@ -134,6 +134,22 @@ describe('GraphNet', () => {
     }
   });
 
+  test('gradients flow through inference-mode batch norm without scale or offset (frozen statistics)', () => {
+    // y = (x W - mean) / sqrt(var + eps) with no gamma and no beta (IResNet's `features`), loss =
+    // sum(y): dL/dW[i][j] = sum over n of x[n][i] / sqrt(var[j] + eps).
+    const b = new GraphBuilder('frozen-bn', [1, 1, 2]);
+    const g = b.build(b.batchNorm(b.dense(b.flatten(b.input), 2, { bias: false }, 'fc'), { scale: false, center: false, epsilon: 0 }, 'bn'));
+    const net = new GraphNet(g, { seed: 3 });
+    net.setWeights({ 'bn.running_mean': { shape: [2], values: Float32Array.from([0.5, -1]) }, 'bn.running_var': { shape: [2], values: Float32Array.from([4, 0.25]) } }, { partial: true });
+    const x = tf.tensor4d([1, 2, 3, -4], [2, 1, 1, 2]);
+    const [weight] = net.trainableVariables(); // fc.weight, the only trainable parameter
+    const { value, grads } = tf.variableGrads(() => tf.sum(net.apply(x, false)) as tf.Scalar, [weight]);
+    // sum over n of x[n] = [4, -2]; 1/sqrt(var) = [0.5, 2].
+    assert.deepEqual(Array.from(grads[weight.name].dataSync()), [2, 8, -1, -4]);
+    tf.dispose([x, value, ...Object.values(grads)]);
+    net.dispose();
+  });
+
   test('evaluation frees every intermediate and is deterministic; dropout only acts in training', () => {
     const b = new GraphBuilder('drop', [4, 4, 3]);
     const g = b.build(b.dropout(b.globalAvgPool(b.relu(b.conv2d(b.input, { filters: 64, kernel: 1 }))), 0.5));

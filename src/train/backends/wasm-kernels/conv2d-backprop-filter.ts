@@ -9,7 +9,7 @@
 // pass. Its output [ci, kh, kw, co] is the gradient up to a transpose. Running it through the
 // backend's own Conv2D (XNNPACK) makes it as fast as the forward pass.
 import * as tf from '@tensorflow/tfjs';
-import { cropNegativeEdges, pair, runComposite } from './composite-kernel.js';
+import { cropNegativeEdges, pair, runComposite } from '../composite-kernel.js';
 
 interface Conv2DBackpropFilterAttrs {
   strides: number | [number, number];

@@ -9,10 +9,10 @@
 // plain stride-1 correlation of dy with that slice of the filter. One Conv2D with s*s*ci output
 // channels computes every residue at once, and a reshape/transpose (DepthToSpace's layout)
 // interleaves them back into rows and columns. Its cost is about (ceil(k/s)*s / k)^2 times the forward convolution (16/9 for 3x3
-// stride 2), against s^2 * 9/9 for convolving a zero-inserted dy. Unequal strides fall back to the
-// zero-inserted form.
+// stride 2), against s^2 * 9/9 for convolving a zero-inserted dy. Stride 1 (nothing inserted) and
+// unequal strides use the zero-inserted form.
 import * as tf from '@tensorflow/tfjs';
-import { cropNegativeEdges, pair, runComposite } from './composite-kernel.js';
+import { cropNegativeEdges, pair, runComposite } from '../composite-kernel.js';
 
 interface Conv2DBackpropInputAttrs {
   strides: number | [number, number];
@@ -56,7 +56,9 @@ export function conv2dInputGradient(
     );
   }
   const { top, left } = info.padInfo;
-  if (strideH !== strideW) return zeroInsertedInputGradient(inputShape, dy, filter, strideH, strideW, top, left);
+  // Stride 1 needs no residues: the flipped filter over dy, padded to give exactly H x W (no crop
+  // of a larger result afterwards). Unequal strides have no sub-pixel form here.
+  if (strideH !== strideW || strideH === 1) return zeroInsertedInputGradient(inputShape, dy, filter, strideH, strideW, top, left);
   const stride = strideH;
   const [, , inChannels, outChannels] = filter.shape;
   // Taps per residue class, the filter padded (with zero taps) to whole multiples of the stride.
@@ -77,7 +79,6 @@ export function conv2dInputGradient(
   // (Never empty: at least min(outHeight, rowsQ) >= 1 rows of dy remain.)
   const { input, pad: explicit } = cropNegativeEdges(dy, tapsH - 1, rowsQ - outHeight, tapsW - 1, colsQ - outWidth)!;
   const residues = tf.conv2d(input, subFilters as tf.Tensor4D, 1, explicit, 'NHWC'); // [n, Q, Qw, s*s*ci]
-  if (stride === 1) return tf.slice(residues, [0, top, left, 0], [-1, height, width, -1]) as tf.Tensor4D;
   // Interleave: [n, Q, Qw, (rh, rw, ci)] -> [n, Q*s + rh, Qw*s + rw, ci]. This is DepthToSpace,
   // but wasm's DepthToSpace is a slow scalar loop (measured 4x the time of this transpose).
   const [batch, q, qw] = residues.shape;

@@ -7,7 +7,7 @@
 // filter dy as [oh, ow, c*N + n, q], dilated by the forward stride. Its output
 // [1, kh, kw, (c*N + n)*M + q] summed over n is the gradient.
 import * as tf from '@tensorflow/tfjs';
-import { cropNegativeEdges, pair, runComposite } from './composite-kernel.js';
+import { cropNegativeEdges, pair, runComposite } from '../composite-kernel.js';
 
 interface DepthwiseBackpropFilterAttrs {
   strides: number | [number, number];

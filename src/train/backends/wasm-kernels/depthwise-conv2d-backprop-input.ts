@@ -6,7 +6,7 @@
 // depthwise convolution of the zero-padded D with the spatially flipped filter (the usual
 // transposed convolution), followed by a sum over the M outputs that came from each input channel.
 import * as tf from '@tensorflow/tfjs';
-import { cropNegativeEdges, pair, runComposite } from './composite-kernel.js';
+import { cropNegativeEdges, pair, runComposite } from '../composite-kernel.js';
 import { spreadByStride } from './conv2d-backprop-input.js';
 
 interface DepthwiseBackpropInputAttrs {

@@ -8,7 +8,7 @@
 // was no faster: XNNPACK packs X as the weights of its fully connected operator on every call,
 // 4 ms. Other axes and other dtypes go to the original kernel.
 import * as tf from '@tensorflow/tfjs';
-import { runComposite } from './composite-kernel.js';
+import { runComposite } from '../composite-kernel.js';
 import type { KernelWrapper } from '../register-kernels.js';
 
 /** How many leading axes `axes` is (0, 1, ..., k-1 in any order), or 0 when it is not a prefix. */

@@ -5,7 +5,7 @@
 // [0, numSegments) are dropped (TensorFlow's semantics). Built on ScatterNd, which accumulates
 // duplicate indices: out-of-range ids are sent to one extra segment that is sliced off.
 import * as tf from '@tensorflow/tfjs';
-import { runComposite } from './composite-kernel.js';
+import { runComposite } from '../composite-kernel.js';
 
 /** tf.unsortedSegmentSum for segmentIds of any rank k over the first k axes of data. */
 export function unsortedSegmentSumByScatter(data: tf.Tensor, segmentIds: tf.Tensor, numSegments: number): tf.Tensor {

@@ -1,8 +1,9 @@
-// Helpers for kernels that are compositions of kernels the wasm backend already has.
+// Helpers for kernels that are compositions of kernels the backend already has (wasm's and
+// tfjs-node's kernel sets).
 //
 // A kernel function receives TensorInfos (no Tensor objects, no reference held for us) and must
 // return TensorInfos whose data the backend owns. To reuse tf ops (which run on the active
-// backend, wasm here) we wrap each input in a Tensor that holds its own reference, compute inside
+// backend, the one the kernel is registered for) we wrap each input in a Tensor that holds its own reference, compute inside
 // tf.tidy so every intermediate is freed, then hand the result's data over to the engine.
 import * as tf from '@tensorflow/tfjs';
 
