@@ -53,8 +53,6 @@ export interface AppOptions {
   access?: AccessControl;
   /** The metrics GET /metrics answers (default: new ones, without process metrics; none when config.server.metrics is false). */
   metrics?: ServerMetrics;
-  /** True while the server shuts down: answers then close their connection. */
-  draining?: () => boolean;
 }
 
 /** Paths that never need an API key: health (probes), the web page and the API document. */
@@ -102,13 +100,6 @@ export function createApp(options: AppOptions): Express {
   app.use(requestId());
   if (metrics) app.use(metrics.middleware());
   if (!options.quiet) app.use(requestLog(options.log ?? consoleSink(config.server.logFormat, 'info')));
-  const draining = options.draining;
-  if (draining) {
-    app.use((_req, res, next) => {
-      if (draining()) res.setHeader('Connection', 'close');
-      next();
-    });
-  }
   if (cors) app.use(cors);
   app.use(access.authenticate(PUBLIC_PATHS));
 

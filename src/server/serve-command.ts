@@ -6,6 +6,7 @@ import { configToJson, loadServerConfig } from '../config/load-server-config.js'
 import { ProtoserveError, messageOf } from '../errors.js';
 import { DEVICES, parseDevice } from '../infer/devices.js';
 import { DEFAULT_MAX_BODY_BYTES } from './content-type-parser.js';
+import { consoleSink } from './log-sink.js';
 import { startServer, type RunningServer } from './server.js';
 
 export const SERVE_USAGE = `Usage: protoserve serve [options]
@@ -134,7 +135,9 @@ export async function serveCommand(argv: string[], hooks: ServeCommandHooks = {}
     return;
   }
 
-  const running = await startServer({ config, log, logError: hooks.logError });
+  // Server lines (the closing one included) go out in server.log_format unless a hook takes them.
+  const serverLog = hooks.log ?? consoleSink(config.server.logFormat, 'info');
+  const running = await startServer({ config, log: serverLog, logError: hooks.logError });
   hooks.onListening?.(running);
 
   await new Promise<void>((resolve) => {
@@ -142,7 +145,7 @@ export async function serveCommand(argv: string[], hooks: ServeCommandHooks = {}
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigterm);
       hooks.signal?.removeEventListener('abort', onAbort);
-      log(`${why}: closing`);
+      serverLog(`${why}: closing`);
       running.close().then(resolve, resolve);
     };
     const onSigint = () => stop('SIGINT');

@@ -4,7 +4,7 @@
 // timeouts for slow clients), then warms every model up (readiness turns 200 after that).
 // close() is the graceful shutdown SIGTERM runs: no new connections, in-flight requests finish
 // (for up to server.shutdown_grace_ms), then the models, decoders and galleries close.
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { defaultConfig, type ServerConfig } from '../config/server-config.js';
@@ -16,6 +16,7 @@ import { parseDevice, type Device } from '../infer/devices.js';
 import { createApp } from './app.js';
 import { AccessControl } from './auth/access-control.js';
 import { answerClientErrors } from './client-errors.js';
+import { parseOrigins } from './cors-policy.js';
 import { consoleSink, type LogSink } from './log-sink.js';
 import { isLoopbackAddress } from './loopback.js';
 import { ModelPool } from './model-pool.js';
@@ -80,6 +81,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   if (config.server.headersTimeoutMs > config.server.requestTimeoutMs) {
     throw new ConfigError(`server.headers_timeout_ms (${config.server.headersTimeoutMs}) must not exceed server.request_timeout_ms (${config.server.requestTimeoutMs}): headers are part of the request`);
   }
+  if (config.server.corsOrigins !== undefined) parseOrigins(config.server.corsOrigins);
   // Refuse a server that would be open to the network by mistake before loading any model.
   const access = await AccessControl.fromConfig(config.server);
   const pool = await ModelPool.open({ modelsDir: config.server.models, device, config, log, logError });
@@ -102,8 +104,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const decoders = new DecodePool({ concurrency: limits.concurrentDecodes, maxQueued: limits.maxQueuedDecodes, maxPixels: limits.maxPixels, maxFaces: limits.maxFaces });
   decoders.start();
   const metrics = config.server.metrics ? new ServerMetrics({ pool, galleries, decoders }, { processMetrics: true }) : undefined;
-  let draining = false;
-  const app = createApp({ models: pool, config, decoders, galleries, quiet: config.server.quiet, log, logError, access, metrics, draining: () => draining });
+  const app = createApp({ models: pool, config, decoders, galleries, quiet: config.server.quiet, log, logError, access, metrics });
 
   const { port, host, headersTimeoutMs, requestTimeoutMs } = config.server;
   // Node checks these timeouts every connectionsCheckingInterval (30 s by default): check often
@@ -117,6 +118,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       log(`refused ${error.statusCode} ${error.code} from ${remote ?? '?'}`, { status: error.statusCode, error: error.code, remote });
     },
   });
+  const drain = drainer(server);
   server.listen(port, host);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -150,7 +152,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      draining = true;
+      drain();
       await new Promise<void>((resolve) => {
         // In-flight requests get server.shutdown_grace_ms to finish (their answers close their
         // connections); idle keep-alive sockets go at once.
@@ -170,4 +172,23 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     })());
 
   return { server, url, port: address.port, pool, galleries, access, metrics, ready, close };
+}
+
+/**
+ * Tracks the answers not yet sent; the returned drain() makes each of them, and every answer to a
+ * request that still arrives on an open keep-alive connection, close its connection, so that
+ * server.close() finishes once the requests in flight are answered.
+ */
+function drainer(server: Server): () => void {
+  const pending = new Set<ServerResponse>();
+  let draining = false;
+  server.on('request', (_req, res: ServerResponse) => {
+    if (draining) res.setHeader('Connection', 'close');
+    pending.add(res);
+    res.once('close', () => pending.delete(res));
+  });
+  return () => {
+    draining = true;
+    for (const res of pending) if (!res.headersSent) res.setHeader('Connection', 'close');
+  };
 }

@@ -25,10 +25,13 @@ Clients send a key as "Authorization: Bearer <key>" or "X-API-Key: <key>".`;
 export interface KeysCommandIo {
   /** Where the key and listings go (default console.log). */
   out?: (line: string) => void;
+  /** Where notes for the person at the terminal go (default console.error). */
+  note?: (line: string) => void;
 }
 
 export async function keysCommand(argv: string[], io: KeysCommandIo = {}): Promise<number> {
   const out = io.out ?? ((line: string) => console.log(line));
+  const note = io.note ?? ((line: string) => console.error(line));
   let parsed;
   try {
     parsed = parseArgs({
@@ -69,7 +72,7 @@ export async function keysCommand(argv: string[], io: KeysCommandIo = {}): Promi
     const records = (await readKeyFile(file)) ?? [];
     await writeKeyFile(file, [...records, record]);
     out(key);
-    console.error(`key ${id} (${scopes.join(', ')}) added to ${file}; the key is printed once, above, and only its hash is stored`);
+    note(`key ${id} (${scopes.join(', ')}) added to ${file}; the key is printed once, above, and only its hash is stored`);
     return 0;
   }
   if (action === 'list') {
