@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Docker step (trainer image) and check step: install and build the trainer, then add
-# @tensorflow/tfjs-node-gpu at the version of @tensorflow/tfjs (not saved to package.json). Its
-# install script downloads libtensorflow 2.9 for CUDA 11.2+/cuDNN 8, which the CUDA 11.8 + cuDNN 8
-# base image serves. TFJS_NODE_GPU=skip leaves it out (offline checks: protoserve train then
-# says which backend runs, wasm here).
+# Docker step (trainer image) and check step, after build-server.sh: add
+# @tensorflow/tfjs-node-gpu at the version of @tensorflow/tfjs to the built, pruned app (not saved
+# to package.json; training needs no development package). Its install script downloads
+# libtensorflow 2.9 for CUDA 11.2+ and cuDNN 8, which the CUDA 11.8 + cuDNN 8 base image serves.
+# TFJS_NODE_GPU=skip leaves it out (offline checks: `protoserve train` then says which backend
+# runs, wasm here).
 set -euo pipefail
-npm ci --no-audit --no-fund
 version=$(node -p "require('@tensorflow/tfjs/package.json').version")
 if [ "${TFJS_NODE_GPU:-install}" = skip ]; then
   echo "build-trainer: @tensorflow/tfjs-node-gpu@${version} skipped (TFJS_NODE_GPU=skip)"
 else
-  npm install --no-save --no-audit --no-fund "@tensorflow/tfjs-node-gpu@${version}"
+  npm install --no-save --omit=dev --no-audit --no-fund "@tensorflow/tfjs-node-gpu@${version}"
 fi
 node dist/cli.js train --help >/dev/null
