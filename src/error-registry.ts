@@ -10,6 +10,7 @@
 //   export type FooErrorCode = keyof typeof FOO_ERROR_CODES;
 //   export class FooError extends ProtoserveError { declare readonly code: FooErrorCode; ... }
 // test/errors/error-registry.test.ts fails on a code thrown in src that no layer registered.
+import { InvariantError } from './errors.js';
 
 /** The classes of failure, with the CLI's exit status for each (README "Exit status"). */
 export const ERROR_CLASSES = {
@@ -43,10 +44,10 @@ const registry = new Map<string, RegisteredErrorCode>();
  */
 export function defineErrorCodes<const T extends Record<string, ErrorCodeSpec>>(layer: string, specs: T): T {
   for (const [code, spec] of Object.entries(specs)) {
-    if (!/^[A-Z][A-Z0-9_]*$/.test(code)) throw new Error(`error code "${code}" (${layer}) is not UPPER_SNAKE_CASE`);
+    if (!/^[A-Z][A-Z0-9_]*$/.test(code)) throw new InvariantError(`error code "${code}" (${layer}) is not UPPER_SNAKE_CASE`);
     const known = registry.get(code);
     if (known && known.class !== spec.class) {
-      throw new Error(`error code ${code} is "${known.class}" in ${known.layers.join(', ')} but "${spec.class}" in ${layer}`);
+      throw new InvariantError(`error code ${code} is "${known.class}" in ${known.layers.join(', ')} but "${spec.class}" in ${layer}`);
     }
     if (known) {
       if (!known.layers.includes(layer)) known.layers.push(layer);
@@ -88,6 +89,8 @@ defineErrorCodes('cli', {
   UNKNOWN_COMMAND: { class: 'usage', description: 'protoserve was given no command or one it does not have' },
   INVALID_ARGUMENT: { class: 'usage', description: 'an option or argument is missing, unknown or has a wrong value' },
   INTERNAL: { class: 'internal', description: 'an error without a code of its own (a bug)' },
+  INVARIANT_VIOLATED: { class: 'internal', description: "a check of protoserve's own consistency failed (a bug: report it with the stack PROTOSERVE_DEBUG=1 prints)" },
+  LISTEN_FAILED: { class: 'unavailable', description: 'serve cannot listen on its host and port (in use, or not permitted)' },
 });
 defineErrorCodes('node', {
   ERR_PARSE_ARGS_UNKNOWN_OPTION: { class: 'usage', description: 'an option the command does not have' },

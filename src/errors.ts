@@ -18,6 +18,20 @@ export class ProtoserveError extends Error {
   }
 }
 
+/**
+ * A check of protoserve's own consistency that failed: a bug, never the user's input (a kernel
+ * called with shapes its caller guarantees, an ONNX graph given one name twice, a worker message
+ * about a store it never opened). Its code is INTERNAL-class (exit status 1, HTTP 500), and
+ * PROTOSERVE_DEBUG=1 prints the stack.
+ */
+export class InvariantError extends ProtoserveError {
+  declare readonly code: 'INVARIANT_VIOLATED';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVARIANT_VIOLATED', message, options);
+  }
+}
+
 /** True for any error carrying a string `code` (ours, or Node's / a library's). */
 export function hasCode(err: unknown): err is Error & { code: string } {
   return err instanceof Error && typeof (err as { code?: unknown }).code === 'string';

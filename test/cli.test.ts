@@ -104,6 +104,25 @@ describe('exit status per class, with CODE: message on stderr', () => {
     assert.match(r.stderr, /^METRIC_UNDEFINED: /m);
   });
 
+  test('train and export: usage (2), not-found (3) and invalid-input (4) with their codes', async () => {
+    const objective = await cli(['train', '--objective', 'nope', '--out', join(tmp.dir, 'run-a')]);
+    assert.deepEqual([objective.status, objective.stderr.split(':')[0]], [2, 'UNKNOWN_OBJECTIVE']);
+    const lr = await cli(['train', '--momentum', '1.5', '--out', join(tmp.dir, 'run-b')]);
+    assert.deepEqual([lr.status, lr.stderr.split(':')[0]], [2, 'TRAIN_CONFIG_INVALID']);
+    const both = await cli(['train', '--data', tmp.dir, '--dataset', 'mnist', '--out', join(tmp.dir, 'run-c')]);
+    assert.deepEqual([both.status, both.stderr.split(':')[0]], [2, 'TRAIN_USAGE']);
+    const faces = await cli(['train', '--task', 'embedder', '--objective', 'epl', '--data', join(tmp.dir, 'no-faces'), '--out', join(tmp.dir, 'run-d')]);
+    assert.equal(faces.status, 3, faces.stderr);
+    assert.match(faces.stderr, /^TRAINING_DATA_MISSING: /m);
+    const noRun = await cli(['export', '--run', join(tmp.dir, 'no-run'), '--name', 'x', '--models', join(tmp.dir, 'out-models')]);
+    assert.deepEqual([noRun.status, noRun.stderr.split(':')[0]], [3, 'EXPORT_RUN_NOT_FOUND']);
+    const run = join(tmp.dir, 'bad-run');
+    await mkdir(run, { recursive: true });
+    await writeFile(join(run, 'checkpoint.ckpt'), 'not a checkpoint at all');
+    const resume = await cli(['train', '--resume', '--out', run]);
+    assert.deepEqual([resume.status, resume.stderr.split(':')[0]], [4, 'CHECKPOINT_INVALID']);
+  });
+
   // Which branch runs depends on this machine: the CUDA provider's library is or is not installed.
   const cudaLibrary = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
   test('unavailable (5): serve --device cuda where the CUDA provider is not installed', { skip: existsSync(cudaLibrary) && 'the CUDA provider is installed here' }, async () => {

@@ -10,6 +10,9 @@ version=$(node -p "require('@tensorflow/tfjs/package.json').version")
 if [ "${TFJS_NODE_GPU:-install}" = skip ]; then
   echo "build-trainer: @tensorflow/tfjs-node-gpu@${version} skipped (TFJS_NODE_GPU=skip)"
 else
-  npm install --no-save --omit=dev --no-audit --no-fund "@tensorflow/tfjs-node-gpu@${version}"
+  # Scripts off for the install (the app's own prepare would need the pruned TypeScript), then
+  # the package's own install script alone: the libtensorflow GPU download and its binding.
+  npm install --no-save --omit=dev --ignore-scripts --no-audit --no-fund "@tensorflow/tfjs-node-gpu@${version}"
+  npm rebuild @tensorflow/tfjs-node-gpu
 fi
 node dist/cli.js train --help >/dev/null

@@ -6,7 +6,7 @@
 // leave a limit at its default.
 import { readFile } from 'node:fs/promises';
 
-import { hasCode, messageOf, ProtoserveError } from '../errors.js';
+import { hasCode, InvariantError, messageOf, ProtoserveError } from '../errors.js';
 import { defaultConfig, envName, FIELDS, type Field, type SchedulerSettings, type SectionName, type ServerConfig } from './server-config.js';
 
 export class ConfigError extends ProtoserveError {
@@ -42,7 +42,7 @@ export async function loadServerConfig(options: LoadConfigOptions = {}): Promise
   for (const [path, raw] of Object.entries(options.flags ?? {})) {
     if (raw === undefined) continue;
     const field = FIELDS.find((f) => `${f.section}.${f.key}` === path);
-    if (!field) throw new Error(`loadServerConfig: no field ${path}`);
+    if (!field) throw new InvariantError(`loadServerConfig: no field ${path}`);
     set(config, field, parseValue(field, raw, 'command line', true));
   }
   return config;

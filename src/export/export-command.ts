@@ -15,6 +15,8 @@ import { readCheckpoint } from '../train/checkpoint.js';
 import { loadDataset } from '../train/data/datasets.js';
 import type { RunState } from '../train/loop.js';
 import { exportToOnnx } from './export-onnx.js';
+import { ExportError } from './export-error.js';
+import { NetError } from '../train/nets/net-error.js';
 
 const FACE_BACKBONES = ['mobilefacenet', 'iresnet18', 'iresnet34', 'iresnet50'];
 
@@ -76,13 +78,13 @@ export async function exportCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.backbone !== undefined) {
-    if (values.run) throw new Error('--run and --backbone exclude each other');
-    if (!values.name) throw new Error('--backbone needs --name');
+    if (values.run) throw new ExportError('EXPORT_OPTIONS_INVALID', '--run and --backbone exclude each other');
+    if (!values.name) throw new ExportError('EXPORT_OPTIONS_INVALID', '--backbone needs --name');
     return exportUntrainedEmbedder({ ...values, backbone: values.backbone, name: values.name });
   }
-  if (!values.run) throw new Error('--run is required (a folder written by `protoserve train`), or --backbone');
+  if (!values.run) throw new ExportError('EXPORT_OPTIONS_INVALID', '--run is required (a folder written by `protoserve train`), or --backbone');
   const checkpointPath = join(values.run, 'checkpoint.ckpt');
-  if (!existsSync(checkpointPath)) throw new Error(`${checkpointPath} not found: train first, or point --run at a run folder`);
+  if (!existsSync(checkpointPath)) throw new ExportError('EXPORT_RUN_NOT_FOUND', `${checkpointPath} not found: train first, or point --run at a run folder`);
   const name = values.name ?? values.run.replace(/\/+$/, '').split('/').pop()!;
 
   const backend = await resolveTrainingBackend({ backend: values.backend });
@@ -97,7 +99,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   // Face-set runs: the input conventions of the face data; the identities from the run folder.
   const face = config.faceData;
   const identities = readRunIdentities(values.run);
-  if (face && !identities) throw new Error(`${join(values.run, 'identities.json')} not found: the run folder is incomplete`);
+  if (face && !identities) throw new ExportError('EXPORT_RUN_INCOMPLETE', `${join(values.run, 'identities.json')} not found: the run folder is incomplete`);
   const dataset = face ? undefined : loadDataset(config.dataset);
   const format = face ? faceInputFormat(face) : dataset!;
   const { backbone, objective } = face
@@ -109,7 +111,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const task = objective.task;
   const objectiveName = objective.name;
   const prototypes = values['gallery-seed'] === undefined ? undefined : objective.prototypes?.();
-  if (values['gallery-seed'] !== undefined && !prototypes) throw new Error(`--gallery-seed: objective ${objectiveName} has no identity prototypes (epl and margin do)`);
+  if (values['gallery-seed'] !== undefined && !prototypes) throw new ExportError('EXPORT_OPTIONS_INVALID', `--gallery-seed: objective ${objectiveName} has no identity prototypes (epl and margin do)`);
   objective.dispose();
   const exported = await exportToOnnx(net, { append });
   net.dispose();
@@ -179,13 +181,13 @@ async function exportUntrainedEmbedder(o: {
   backend?: string;
 }): Promise<number> {
   if (!FACE_BACKBONES.includes(o.backbone)) {
-    throw new Error(`Unsupported backbone: "${o.backbone}". Should be one of: ${FACE_BACKBONES.join(', ')}`);
+    throw new NetError('UNKNOWN_BACKBONE', `Unsupported backbone: "${o.backbone}". Should be one of: ${FACE_BACKBONES.join(', ')}`);
   }
   const seed = Number(o.seed);
   const embeddingDim = o['embedding-dim'] === undefined ? undefined : Number(o['embedding-dim']);
-  if (!Number.isInteger(seed)) throw new Error(`--seed: expected an integer, got "${o.seed}"`);
+  if (!Number.isInteger(seed)) throw new ExportError('EXPORT_OPTIONS_INVALID', `--seed: expected an integer, got "${o.seed}"`);
   if (embeddingDim !== undefined && !(Number.isInteger(embeddingDim) && embeddingDim > 0)) {
-    throw new Error(`--embedding-dim: expected a positive integer, got "${o['embedding-dim']}"`);
+    throw new ExportError('EXPORT_OPTIONS_INVALID', `--embedding-dim: expected a positive integer, got "${o['embedding-dim']}"`);
   }
   const backend = await resolveTrainingBackend({ backend: o.backend });
   const net = buildBackbone(o.backbone, { seed, embeddingDim });

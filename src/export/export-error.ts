@@ -13,7 +13,11 @@ export type ExportErrorCode =
   /** The exported graph's outputs differ from the trainer's beyond tolerance; `report` says by how much. */
   | 'EXPORT_PARITY_FAILED'
   /** A model to import (TensorFlow.js model.json and its weight shards) cannot be read. */
-  | 'IMPORT_SOURCE_INVALID';
+  | 'IMPORT_SOURCE_INVALID'
+  /** --run names no run folder with a checkpoint. */
+  | 'EXPORT_RUN_NOT_FOUND'
+  /** The run folder lacks a file export needs (identities.json of a face run). */
+  | 'EXPORT_RUN_INCOMPLETE';
 
 export class ExportError extends ProtoserveError {
   declare readonly code: ExportErrorCode;
@@ -33,4 +37,6 @@ defineErrorCodes('export', {
   EXPORT_RUNTIME_FAILED: { class: 'internal', description: 'onnxruntime could not load or run the exported graph' },
   EXPORT_PARITY_FAILED: { class: 'check-failed', description: "the exported graph's outputs differ from the trainer's beyond tolerance" },
   IMPORT_SOURCE_INVALID: { class: 'invalid-input', description: 'a model to import (TensorFlow.js model.json and its weight shards) cannot be read' },
+  EXPORT_RUN_NOT_FOUND: { class: 'not-found', description: '--run names no run folder with a checkpoint (train first)' },
+  EXPORT_RUN_INCOMPLETE: { class: 'invalid-input', description: 'the run folder lacks a file export needs (identities.json of a face run)' },
 } satisfies Record<ExportErrorCode, ErrorCodeSpec>);

@@ -119,7 +119,7 @@ export async function runOnnx(
     const result = await session.run(tensors, outputNames);
     return outputNames.map((name) => {
       const out = result[name];
-      if (!out) throw new Error(`no output named "${name}"`);
+      if (!out) throw new ExportError('EXPORT_RUNTIME_FAILED', `no output named "${name}"`);
       return out.data as Float32Array;
     });
   } catch (cause) {

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-import { messageOf } from '../errors.js';
+import { InvariantError, messageOf } from '../errors.js';
 import { GalleryError } from './gallery-error.js';
 
 export const METRIC_INNER_PRODUCT = 0;
@@ -38,9 +38,9 @@ export function loadFaissAddon(): FaissAddon {
   if (!existsSync(path)) throw new GalleryError('FAISS_UNAVAILABLE', `faiss-node is not built (${path} is missing): ${rebuild}`);
   try {
     const addon = createRequire(import.meta.url)(path) as FaissAddon;
-    if (typeof addon?.Index?.fromFactory !== 'function') throw new Error('it does not export Index.fromFactory');
+    if (typeof addon?.Index?.fromFactory !== 'function') throw new InvariantError('it does not export Index.fromFactory');
     const probe = addon.Index.fromFactory(1, 'Flat', METRIC_INNER_PRODUCT) as Partial<FaissIndex>;
-    if (typeof probe.searchFloat32 !== 'function') throw new Error('it lacks protoserve\'s Float32Array methods (an unpatched build)');
+    if (typeof probe.searchFloat32 !== 'function') throw new InvariantError('it lacks protoserve\'s Float32Array methods (an unpatched build)');
     return addon;
   } catch (err) {
     throw new GalleryError('FAISS_UNAVAILABLE', `faiss-node does not load from ${path}: ${messageOf(err)}; ${rebuild}`, { cause: err });

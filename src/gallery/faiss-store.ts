@@ -8,6 +8,7 @@ import { startWorker } from '../worker-thread.js';
 import type { WorkerReply, WorkerRequest } from './faiss-worker.js';
 import { GalleryError, type GalleryErrorCode } from './gallery-error.js';
 import type { GalleryStore, IndexSpec, SearchHit, StoreStats, UpsertOptions } from './gallery-store.js';
+import { InvariantError } from '../errors.js';
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 type Request = WorkerRequest extends infer R ? (R extends { seq: number } ? Omit<R, 'seq'> : never) : never;
@@ -40,7 +41,7 @@ class FaissThread {
       this.pending.delete(reply.seq);
       if (this.pending.size === 0) this.worker.unref();
       if (reply.ok) p.resolve(reply.value);
-      else p.reject(reply.code === 'INTERNAL' ? new Error(reply.message) : new GalleryError(reply.code as GalleryErrorCode, reply.message));
+      else p.reject(reply.code === 'INTERNAL' ? new InvariantError(reply.message) : new GalleryError(reply.code as GalleryErrorCode, reply.message));
     });
     const fail = (err: Error) => {
       this.failure = new GalleryError('FAISS_UNAVAILABLE', `the faiss worker thread stopped: ${err.message}`);
@@ -49,7 +50,7 @@ class FaissThread {
       if (FaissThread.current === this) FaissThread.current = undefined;
     };
     this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+    this.worker.on('exit', (code) => fail(new GalleryError('GALLERY_UNAVAILABLE', `exit code ${code}`)));
   }
 
   newStoreId(): number {

@@ -3,7 +3,7 @@
 // search sees every upsert sent before it. One thread per process (see faiss-addon.ts).
 import { parentPort } from 'node:worker_threads';
 
-import { messageOf } from '../errors.js';
+import { InvariantError, messageOf } from '../errors.js';
 import { loadFaissAddon, type FaissAddon } from './faiss-addon.js';
 import { GalleryError } from './gallery-error.js';
 import type { IndexSpec } from './gallery-store.js';
@@ -21,7 +21,7 @@ export type WorkerRequest =
 export type WorkerReply = { seq: number; ok: true; value: unknown } | { seq: number; ok: false; code: string; message: string };
 
 const port = parentPort;
-if (!port) throw new Error('faiss-worker.ts runs in a worker thread (see faiss-store.ts)');
+if (!port) throw new InvariantError('faiss-worker.ts runs in a worker thread (see faiss-store.ts)');
 
 let addon: FaissAddon | undefined;
 let loadError: GalleryError | undefined;
@@ -34,7 +34,7 @@ const stores = new Map<number, PrototypeIndex>();
 
 function storeOf(id: number): PrototypeIndex {
   const store = stores.get(id);
-  if (!store) throw new Error(`faiss worker: no store ${id} (closed?)`);
+  if (!store) throw new InvariantError(`faiss worker: no store ${id} (closed?)`);
   return store;
 }
 
@@ -44,7 +44,7 @@ function handle(req: WorkerRequest): unknown {
     case 'hello':
       return true;
     case 'create':
-      if (stores.has(req.store)) throw new Error(`faiss worker: store ${req.store} exists`);
+      if (stores.has(req.store)) throw new InvariantError(`faiss worker: store ${req.store} exists`);
       stores.set(req.store, new PrototypeIndex(addon as FaissAddon, req.dimension, req.spec));
       return true;
     case 'upsert':

@@ -16,7 +16,7 @@ import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 import { atomicWriteFile, fsyncDir } from '../artifact/atomic-write.js';
-import { hasCode, messageOf } from '../errors.js';
+import { hasCode, InvariantError, messageOf } from '../errors.js';
 import { FaissStore } from './faiss-store.js';
 import { GalleryError } from './gallery-error.js';
 import { GalleryState, type Page } from './gallery-state.js';
@@ -430,7 +430,7 @@ export class Gallery {
 
   /** After a failed write, memory and disk may differ: refuse everything until a restart. */
   private fail(err: unknown): GalleryError {
-    this.broken ??= err instanceof Error ? err : new Error(String(err));
+    this.broken ??= err instanceof Error ? err : new InvariantError(String(err));
     return this.unavailable();
   }
 

@@ -10,6 +10,7 @@
 import { METRIC_INNER_PRODUCT, type FaissAddon, type FaissIndex } from './faiss-addon.js';
 import { GalleryError } from './gallery-error.js';
 import { IVF_MIN_PROTOTYPES, type IndexSpec, type SearchHit, type StoreStats } from './gallery-store.js';
+import { InvariantError } from '../errors.js';
 
 /** Vectors per faiss add call during a rebuild (bounded temporary memory in the addon). */
 const ADD_CHUNK = 65_536;
@@ -141,7 +142,7 @@ export class PrototypeIndex {
     // Tombstones take places in faiss's top list: ask for more, and more again if needed.
     let fetch = Math.min(ntotal, this.dead === 0 ? want : want * 2 + 16);
     for (;;) {
-      if (fetch < 1 || fetch > ntotal) throw new Error(`PrototypeIndex: k = ${fetch} outside 1..${ntotal}`);
+      if (fetch < 1 || fetch > ntotal) throw new InvariantError(`PrototypeIndex: k = ${fetch} outside 1..${ntotal}`);
       const { distances, labels } = this.index.searchFloat32(q, fetch);
       const hits: SearchHit[][] = [];
       // More results help only a row that tombstones crowded out (an IVF search that finds
@@ -194,7 +195,7 @@ export class PrototypeIndex {
   /** Adds rows (already normalized) to faiss, in bounded chunks. */
   private add(rows: Float32Array): void {
     if (rows.length === 0) return;
-    if (!this.index.isTrained()) throw new Error('PrototypeIndex: add on an untrained index');
+    if (!this.index.isTrained()) throw new InvariantError('PrototypeIndex: add on an untrained index');
     const step = ADD_CHUNK * this.dimension;
     for (let o = 0; o < rows.length; o += step) this.index.addFloat32(rows.subarray(o, Math.min(rows.length, o + step)));
   }

@@ -23,7 +23,7 @@ const MAX_PAYLOAD = 1 << 30;
 const READ_CHUNK = 4 << 20;
 
 // Float32 values are copied as bytes: the format is little endian, and so is every host we run on.
-if (endianness() !== 'LE') throw new Error('protoserve galleries need a little-endian host');
+if (endianness() !== 'LE') throw new GalleryError('GALLERY_UNAVAILABLE', 'protoserve galleries need a little-endian host');
 
 export interface GalleryRecord {
   header: { op: string; [key: string]: unknown };
@@ -171,7 +171,7 @@ export class RecordLog {
 
   append(records: readonly GalleryRecord[]): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new Error(`record log ${this.path} is closed`));
+    if (this.closed) return Promise.reject(new GalleryError('GALLERY_UNAVAILABLE', `record log ${this.path} is closed`));
     const frame = Buffer.concat(records.map(encodeRecord));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ frame, resolve, reject });

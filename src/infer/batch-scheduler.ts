@@ -11,6 +11,7 @@
 // is run again item by item, so one bad input fails only its own request.
 import { InferError } from './infer-error.js';
 import { SchedulerError } from './scheduler-error.js';
+import { InvariantError } from '../errors.js';
 
 /** What the scheduler needs of an executor. */
 export interface BatchRunner {
@@ -95,7 +96,7 @@ export class BatchScheduler {
     private readonly name: string,
   ) {
     if (!(settings.maxBatch >= 1) || !(settings.maxQueue >= 1) || !(settings.maxDelayMs >= 0)) {
-      throw new Error(`BatchScheduler(${name}): invalid settings ${JSON.stringify(settings)}`);
+      throw new InvariantError(`BatchScheduler(${name}): invalid settings ${JSON.stringify(settings)}`);
     }
   }
 

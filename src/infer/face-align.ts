@@ -86,7 +86,7 @@ export type Affine = Float64Array;
 export function estimateSimilarity(src: ArrayLike<number>, dst: ArrayLike<number>): Affine {
   const n = src.length / 2;
   if (n < 2 || src.length !== dst.length || !Number.isInteger(n)) {
-    throw new Error(`estimateSimilarity: need the same number (>= 2) of source and destination points, got ${src.length / 2} and ${dst.length / 2}`);
+    throw new InferError('BAD_LANDMARKS', `estimateSimilarity: need the same number (>= 2) of source and destination points, got ${src.length / 2} and ${dst.length / 2}`);
   }
   let sx = 0, sy = 0, dx = 0, dy = 0;
   for (let i = 0; i < n; i++) {
@@ -102,7 +102,7 @@ export function estimateSimilarity(src: ArrayLike<number>, dst: ArrayLike<number
     dot += x * u + y * v;
     cross += x * v - y * u;
   }
-  if (sxx === 0) throw new Error('estimateSimilarity: all source points coincide');
+  if (sxx === 0) throw new InferError('BAD_LANDMARKS', 'estimateSimilarity: all source points coincide');
   const a = dot / sxx;
   const b = cross / sxx;
   // [[a, -b, tx], [b, a, ty]]
@@ -125,7 +125,7 @@ export function invertAffine(m: Affine): Affine {
  * of the eye corners (36, 39) and (42, 45), nose tip 30, mouth corners 48 and 54.
  */
 export function landmarks68To5(points: ArrayLike<number>): Float64Array {
-  if (points.length !== 136) throw new Error(`landmarks68To5: expected 136 numbers (68 points), got ${points.length}`);
+  if (points.length !== 136) throw new InferError('BAD_LANDMARKS', `landmarks68To5: expected 136 numbers (68 points), got ${points.length}`);
   const p = (i: number, c: number): number => points[2 * i + c];
   return Float64Array.from([
     (p(36, 0) + p(39, 0)) / 2, (p(36, 1) + p(39, 1)) / 2,
@@ -234,7 +234,7 @@ export function alignFace(src: Pixels, landmarks: ArrayLike<number>, size: numbe
   const { width, height } = typeof size === 'number' ? { width: size, height: size } : size;
   const dst = alignmentTemplate(width, height);
   const five = landmarks.length === 136 ? landmarks68To5(landmarks) : Float64Array.from(landmarks);
-  if (five.length !== 10) throw new Error(`alignFace: expected 5 or 68 landmarks (10 or 136 numbers), got ${landmarks.length} numbers`);
+  if (five.length !== 10) throw new InferError('BAD_LANDMARKS', `alignFace: expected 5 or 68 landmarks (10 or 136 numbers), got ${landmarks.length} numbers`);
   const srcPts = five.map((v) => Math.fround(v));
   const m = estimateSimilarity(srcPts, dst);
   return { data: warpAffine(src, m, width, height, 0), width, height, channels: src.channels };

@@ -7,6 +7,7 @@
 // mouth corners. See the README ("Face alignment from detector keypoints").
 import { ARCFACE_TEMPLATE_112, estimateSimilarity, warpAffine, type Affine, type Pixels } from './face-align.js';
 import type { Keypoint } from './face-detection/face-detector.js';
+import { InferError } from './infer-error.js';
 
 const T = ARCFACE_TEMPLATE_112;
 
@@ -48,7 +49,7 @@ export function keypointAlignment(keypoints: readonly Keypoint[], options: Keypo
     dst.push(centre + (t[0] * k - centre) * s, centre + (t[1] * k - centre) * s);
   }
   if (src.length < 4) {
-    throw new Error(`keypointAlignment: need two or more of ${Object.keys(KEYPOINT_TEMPLATE_112).join(', ')}; got ${keypoints.map((p) => p.name).join(', ') || 'none'}`);
+    throw new InferError('BAD_LANDMARKS', `keypointAlignment: need two or more of ${Object.keys(KEYPOINT_TEMPLATE_112).join(', ')}; got ${keypoints.map((p) => p.name).join(', ') || 'none'}`);
   }
   return estimateSimilarity(src, dst);
 }

@@ -9,7 +9,7 @@
 // MODEL_UNAVAILABLE naming the state.
 import type { Manifest } from '../artifact/manifest.js';
 import type { SchedulerSettings } from '../config/server-config.js';
-import { messageOf } from '../errors.js';
+import { InvariantError, messageOf } from '../errors.js';
 import { BatchScheduler, type BatchRecord, type ItemResult, type SchedulerStats } from './batch-scheduler.js';
 import type { ProviderAttempt } from './create-session.js';
 import type { Device, ExecutionProvider } from './devices.js';
@@ -119,7 +119,7 @@ export class ScheduledModel {
    */
   async warmup(): Promise<void> {
     try {
-      if (!this.scheduler) throw new Error('no executor');
+      if (!this.scheduler) throw new InvariantError('no executor');
       const { width, height } = this.manifest.input;
       const grey: RgbImage = { data: new Uint8Array(width * height * 3).fill(128), width, height, channels: 3 };
       const [{ row }] = await this.scheduler.submit([imageToTensor(grey, this.manifest.input)]);

@@ -1,6 +1,7 @@
 // A small typed wrapper over onnx-proto for writing ONNX models (opset 17 by default).
 // Every exporter and every test that needs an ONNX graph builds it through this one place.
 import pkg from 'onnx-proto';
+import { InvariantError } from '../errors.js';
 
 const { onnx } = pkg;
 
@@ -66,7 +67,7 @@ export class OnnxGraphBuilder {
   addFloat(name: string, dims: number[], data: Float32Array | number[]): string {
     const values = data instanceof Float32Array ? data : Float32Array.from(data);
     if (values.length !== dims.reduce((a, b) => a * b, 1)) {
-      throw new Error(`initializer ${name}: ${values.length} values for dims [${dims.join(', ')}]`);
+      throw new InvariantError(`initializer ${name}: ${values.length} values for dims [${dims.join(', ')}]`);
     }
     this.names.add(name);
     this.initializers.push({
@@ -116,9 +117,9 @@ export class OnnxGraphBuilder {
    */
   renameValue(from: string, to: string): string {
     if (from === to) return to;
-    if (this.names.has(to)) throw new Error(`value name "${to}" is already used in graph ${this.graphName}`);
+    if (this.names.has(to)) throw new InvariantError(`value name "${to}" is already used in graph ${this.graphName}`);
     if (!this.nodes.some((node) => node.output?.includes(from))) {
-      throw new Error(`no node of graph ${this.graphName} produces "${from}"`);
+      throw new InvariantError(`no node of graph ${this.graphName} produces "${from}"`);
     }
     for (const node of this.nodes) {
       node.output = (node.output ?? []).map((n) => (n === from ? to : n));
@@ -164,7 +165,7 @@ function attribute(name: string, v: AttributeValue | FloatAttr): pkg.onnx.IAttri
   const T = onnx.AttributeProto.AttributeType;
   if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
   if (typeof v === 'number') {
-    if (!Number.isInteger(v)) throw new Error(`attribute ${name}: ${v} is not an integer; use floatAttr()`);
+    if (!Number.isInteger(v)) throw new InvariantError(`attribute ${name}: ${v} is not an integer; use floatAttr()`);
     return { name, type: T.INT, i: v };
   }
   if (v instanceof Float32Array) return { name, type: T.FLOATS, floats: Array.from(v) };

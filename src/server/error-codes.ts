@@ -3,7 +3,7 @@
 // handler turns anything else into one of them. Clients match on `error.code`, never on text.
 import { format } from 'node:util';
 
-import { ProtoserveError } from '../errors.js';
+import { InvariantError, ProtoserveError } from '../errors.js';
 
 export interface ErrorDefinition {
   code: string;
@@ -42,7 +42,7 @@ export type HttpErrorClass = (new (...args: unknown[]) => HttpError) & ErrorDefi
 const registry = new Map<string, ErrorDefinition>();
 
 function createError(code: string, message: string, statusCode: number): HttpErrorClass {
-  if (registry.has(code)) throw new Error(`error code ${code} registered twice`);
+  if (registry.has(code)) throw new InvariantError(`error code ${code} registered twice`);
   registry.set(code, { code, statusCode, message });
   const cls = class extends HttpError {
     static readonly code = code;

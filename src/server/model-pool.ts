@@ -9,7 +9,7 @@ import type { LoadedArtifact } from '../artifact/read-artifact.js';
 import { listArtifacts, type BrokenArtifact } from '../artifact/registry.js';
 import { ArtifactError } from '../artifact/artifact-error.js';
 import { defaultConfig, schedulerSettingsFor, type ServerConfig } from '../config/server-config.js';
-import { hasCode, messageOf } from '../errors.js';
+import { hasCode, InvariantError, messageOf } from '../errors.js';
 import { describeProvider } from '../infer/create-session.js';
 import type { Device } from '../infer/devices.js';
 import type { InferenceExecutor } from '../infer/executor.js';
@@ -93,7 +93,7 @@ export class ModelPool {
     private readonly source: { config: Pick<ServerConfig, 'scheduler' | 'models'>; modelsDir?: string; device?: Device; log?: (line: string) => void } = { config: defaultConfig() },
   ) {
     for (const session of sessions) {
-      if (this.models.has(session.name)) throw new Error(`ModelPool: model "${session.name}" given twice`);
+      if (this.models.has(session.name)) throw new InvariantError(`ModelPool: model "${session.name}" given twice`);
       const model = this.observed(new ScheduledModel(session.manifest, schedulerSettingsFor(source.config, session.name)));
       model.attach(new InlineExecutor(session));
       this.models.set(session.name, new Entry(model));

@@ -6,6 +6,7 @@
 // kill at any moment leaves either the old checkpoint or the new one, never a torn file.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import type { NamedWeights } from './nets/net.js';
+import { TrainError } from './train-error.js';
 
 const MAGIC = 'PSCK';
 const VERSION = 1;
@@ -73,19 +74,19 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 
 export function readCheckpoint<S>(path: string): Checkpoint<S> {
   const bytes = readFileSync(path);
-  if (bytes.length < 12 || bytes.toString('ascii', 0, 4) !== MAGIC) throw new Error(`${path}: not a protoserve checkpoint`);
+  if (bytes.length < 12 || bytes.toString('ascii', 0, 4) !== MAGIC) throw new TrainError('CHECKPOINT_INVALID', `${path}: not a protoserve checkpoint`);
   const version = bytes.readUInt32LE(4);
-  if (version !== VERSION) throw new Error(`${path}: checkpoint version ${version}, expected ${VERSION}`);
+  if (version !== VERSION) throw new TrainError('CHECKPOINT_INVALID', `${path}: checkpoint version ${version}, expected ${VERSION}`);
   const headerLength = bytes.readUInt32LE(8);
   const header = JSON.parse(bytes.toString('utf8', 12, 12 + headerLength)) as { state: S; entries: Entry[] };
   const dataStart = 12 + headerLength + ((4 - ((12 + headerLength) % 4)) % 4);
-  if ((bytes.length - dataStart) % 4 !== 0) throw new Error(`${path}: truncated tensor data`);
+  if ((bytes.length - dataStart) % 4 !== 0) throw new TrainError('CHECKPOINT_INVALID', `${path}: truncated tensor data`);
   // Copy into an aligned buffer: the file's Buffer may not be 4-byte aligned in memory.
   const data = new Float32Array(new Uint8Array(bytes.subarray(dataStart)).buffer);
   const out: Checkpoint<S> = { state: header.state, weights: {}, objective: {}, optimizer: {} };
   for (const e of header.entries) {
-    if (e.offset + e.length > data.length) throw new Error(`${path}: truncated at tensor ${e.name}`);
-    if (!GROUPS.includes(e.group)) throw new Error(`${path}: unknown tensor group "${e.group}"`);
+    if (e.offset + e.length > data.length) throw new TrainError('CHECKPOINT_INVALID', `${path}: truncated at tensor ${e.name}`);
+    if (!GROUPS.includes(e.group)) throw new TrainError('CHECKPOINT_INVALID', `${path}: unknown tensor group "${e.group}"`);
     out[e.group][e.name] = { shape: e.shape, values: data.slice(e.offset, e.offset + e.length) };
   }
   return out;

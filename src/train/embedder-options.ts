@@ -4,6 +4,7 @@ import type { parseArgs } from 'node:util';
 import { MARGIN_HEADS } from './objectives/margin-heads.js';
 import { objectiveTask } from './objectives/registry.js';
 import type { RunConfig } from './run-config.js';
+import { TrainError } from './train-error.js';
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
@@ -53,7 +54,7 @@ type Values = { [K in keyof typeof EMBEDDER_FLAGS]?: (typeof EMBEDDER_FLAGS)[K][
 
 function parseSize(v: string): { height: number; width: number } {
   const m = /^(\d+)(?:x(\d+))?$/.exec(v.trim());
-  if (!m) throw new Error(`--input-size: expected N or HxW, got "${v}"`);
+  if (!m) throw new TrainError('TRAIN_USAGE', `--input-size: expected N or HxW, got "${v}"`);
   return { height: Number(m[1]), width: Number(m[2] ?? m[1]) };
 }
 
@@ -68,11 +69,11 @@ export interface EmbedderFlags {
 /** `resuming`: the objective comes from the checkpoint (a contradicting flag is refused there). */
 export function embedderFlags(values: Values, objective: string | undefined, resuming: boolean, num: (v: string | undefined, field: string) => number | undefined): EmbedderFlags {
   const task = values.task;
-  if (task !== undefined && task !== 'classifier' && task !== 'embedder') throw new Error(`--task: "${task}" is not one of classifier, embedder`);
+  if (task !== undefined && task !== 'classifier' && task !== 'embedder') throw new TrainError('TRAIN_USAGE', `--task: "${task}" is not one of classifier, embedder`);
   // A face set (--data) trains an embedder: EPL unless told otherwise.
   const chosen = objective ?? (task === 'embedder' || values.data !== undefined ? 'epl' : undefined);
   if (task !== undefined && chosen !== undefined && objectiveTask(chosen) !== task) {
-    throw new Error(`--task ${task}: objective ${chosen} trains a ${objectiveTask(chosen)}; embedder objectives are epl and margin`);
+    throw new TrainError('TRAIN_USAGE', `--task ${task}: objective ${chosen} trains a ${objectiveTask(chosen)}; embedder objectives are epl and margin`);
   }
   const objectiveOptions: Record<string, number | string> = {};
   if (values.head !== undefined) objectiveOptions.head = values.head;
@@ -81,11 +82,11 @@ export function embedderFlags(values: Values, objective: string | undefined, res
     if (v !== undefined) objectiveOptions[key] = v;
   }
   if (Object.keys(objectiveOptions).length > 0 && (chosen === undefined ? !resuming : objectiveTask(chosen) !== 'embedder')) {
-    throw new Error(`--head, --scale, --margin and --epl-* belong to the embedder objectives (--objective epl | margin)`);
+    throw new TrainError('TRAIN_USAGE', `--head, --scale, --margin and --epl-* belong to the embedder objectives (--objective epl | margin)`);
   }
   const far = num(values['val-far'], 'val-far');
-  if (values.val === undefined && far !== undefined) throw new Error('--val-far needs --val');
-  if (values.val !== undefined && values.data === undefined) throw new Error('--val needs a face training set (--data): its pairs are RGB images at the run\'s input size');
+  if (values.val === undefined && far !== undefined) throw new TrainError('TRAIN_USAGE', '--val-far needs --val');
+  if (values.val !== undefined && values.data === undefined) throw new TrainError('TRAIN_USAGE', '--val needs a face training set (--data): its pairs are RGB images at the run\'s input size');
   const given: Partial<RunConfig> = {
     objective: chosen,
     embeddingDim: num(values['embedding-dim'], 'embedding-dim'),
@@ -93,8 +94,8 @@ export function embedderFlags(values: Values, objective: string | undefined, res
     ...(values.val !== undefined ? { validation: { path: values.val, far: far ?? DEFAULT_VAL_FAR } } : {}),
     ...(values['init-from'] !== undefined ? { initFrom: values['init-from'] } : {}),
   };
-  if (values['input-size'] !== undefined && values.data === undefined) throw new Error('--input-size needs --data');
-  if (values['no-flip'] && values.data === undefined) throw new Error('--no-flip needs --data (packaged datasets have their own augmentation)');
+  if (values['input-size'] !== undefined && values.data === undefined) throw new TrainError('TRAIN_USAGE', '--input-size needs --data');
+  if (values['no-flip'] && values.data === undefined) throw new TrainError('TRAIN_USAGE', '--no-flip needs --data (packaged datasets have their own augmentation)');
   const faceSet = values.data === undefined ? undefined : { dir: values.data, size: values['input-size'] ? parseSize(values['input-size']) : undefined, flip: !values['no-flip'] };
   return { given, faceSet, initFrom: values['init-from'] };
 }

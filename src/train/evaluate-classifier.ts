@@ -6,6 +6,7 @@ import { BatchMaker } from './data/batches.js';
 import type { ImageDataset, ImageSplit } from './data/image-dataset.js';
 import type { Net } from './nets/net.js';
 import type { InferenceHead } from './objectives/objective.js';
+import { InvariantError } from '../errors.js';
 
 type LinearHead = Extract<InferenceHead, { kind: 'linear' }>;
 
@@ -31,7 +32,7 @@ export interface ClassifierEvalOptions {
 }
 
 export function classifierOutputs(net: Net, head: InferenceHead, dataset: ImageDataset, split: ImageSplit, opts: ClassifierEvalOptions = {}): ClassifierOutputs {
-  if (head.kind !== 'linear') throw new Error(`classifier evaluation needs a classifier head, got ${head.kind}`);
+  if (head.kind !== 'linear') throw new InvariantError(`classifier evaluation needs a classifier head, got ${head.kind}`);
   const maker = new BatchMaker(dataset);
   const { height, width, channels } = dataset;
   const dim = net.outputDim;

@@ -11,6 +11,7 @@ import { pythonFloatLabel, rocCurve, tprAtFpr } from '../eval/roc.js';
 import { BatchMaker, type PixelFormat } from './data/batches.js';
 import type { VerificationSet } from './data/verification-set.js';
 import type { Net } from './nets/net.js';
+import { TrainError } from './train-error.js';
 
 /**
  * Features f(img) + f(flip(img)) (or f(img) with flip false), not normalized, row-major
@@ -20,7 +21,7 @@ export function embedImages(net: Net, format: PixelFormat, images: Uint8Array, c
   const maker = new BatchMaker(format);
   const [h, w, c] = net.inputShape;
   if (format.height !== h || format.width !== w || format.channels !== c) {
-    throw new Error(`images are ${format.height}x${format.width}x${format.channels}, the net takes ${h}x${w}x${c}`);
+    throw new TrainError('TRAINING_DATA_INVALID', `images are ${format.height}x${format.width}x${format.channels}, the net takes ${h}x${w}x${c}`);
   }
   const dim = net.outputDim;
   const out = new Float32Array(count * dim);

@@ -14,6 +14,7 @@ import { StageOptimizer } from './optimizer.js';
 import { PendingLosses, type StepValues } from './pending-losses.js';
 import type { RunConfig, StageConfig } from './run-config.js';
 import { learningRateAt } from './schedule.js';
+import { TrainError } from './train-error.js';
 
 export interface EpochRecord {
   stage: string;
@@ -137,7 +138,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const specs = objective.stages;
   const names = c.stages.map((s) => s.name).join(', ');
   if (names !== specs.map((s) => s.name).join(', ')) {
-    throw new Error(`the run configures stages [${names}], objective ${objective.name} has [${specs.map((s) => s.name).join(', ')}]`);
+    throw new TrainError('RESUME_MISMATCH', `the run configures stages [${names}], objective ${objective.name} has [${specs.map((s) => s.name).join(', ')}]`);
   }
   let state: RunState = { config: c, stage: 0, epoch: 0, stepInEpoch: 0, epochTotals: noTotals(), globalStep: 0, history: [], backend: opts.backend };
   let savedSlots: NamedWeights | undefined;

@@ -4,6 +4,7 @@
 import { DATASET_NAMES } from './data/datasets.js';
 import type { OptimizerConfig } from './optimizer.js';
 import { SCHEDULE_NAMES, type ScheduleName } from './schedule.js';
+import { TrainError } from './train-error.js';
 
 export interface StageConfig extends OptimizerConfig {
   /** The objective's stage this configures (src/train/objectives: StageSpec.name). */
@@ -93,37 +94,37 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
 /** Checks a configuration once, at start, with messages that name the field. */
 export function validateRunConfig(c: RunConfig): RunConfig {
   const positiveInt = (v: unknown, field: string) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${field}: expected a positive integer, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new TrainError('TRAIN_CONFIG_INVALID', `${field}: expected a positive integer, got ${String(v)}`);
   };
   const nonNegative = (v: unknown, field: string) => {
-    if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw new Error(`${field}: expected a number >= 0, got ${String(v)}`);
+    if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) throw new TrainError('TRAIN_CONFIG_INVALID', `${field}: expected a number >= 0, got ${String(v)}`);
   };
   if (c.faceData) {
     positiveInt(c.faceData.height, 'input-size');
     positiveInt(c.faceData.width, 'input-size');
   } else if (!DATASET_NAMES.includes(c.dataset)) {
-    throw new Error(`dataset: "${c.dataset}" is not one of ${DATASET_NAMES.join(', ')}`);
+    throw new TrainError('UNKNOWN_DATASET', `dataset: "${c.dataset}" is not one of ${DATASET_NAMES.join(', ')}`);
   }
   if (c.embeddingDim !== undefined) positiveInt(c.embeddingDim, 'embedding-dim');
-  if (c.validation && !(c.validation.far > 0 && c.validation.far < 1)) throw new Error(`val-far: expected a number in (0, 1), got ${c.validation.far}`);
+  if (c.validation && !(c.validation.far > 0 && c.validation.far < 1)) throw new TrainError('TRAIN_CONFIG_INVALID', `val-far: expected a number in (0, 1), got ${c.validation.far}`);
   positiveInt(c.batchSize, 'batch-size');
   if (c.width !== undefined) positiveInt(c.width, 'width');
   if (c.trainLimit !== undefined) positiveInt(c.trainLimit, 'train-limit');
   if (c.testLimit !== undefined) positiveInt(c.testLimit, 'test-limit');
   if (c.maxSteps !== undefined) positiveInt(c.maxSteps, 'max-steps');
-  if (!Number.isInteger(c.checkpointEvery) || c.checkpointEvery < 0) throw new Error(`checkpoint-every: expected an integer >= 0`);
-  if (c.stages.length === 0) throw new Error('stages: a run needs at least one stage');
+  if (!Number.isInteger(c.checkpointEvery) || c.checkpointEvery < 0) throw new TrainError('TRAIN_CONFIG_INVALID', `checkpoint-every: expected an integer >= 0`);
+  if (c.stages.length === 0) throw new TrainError('TRAIN_CONFIG_INVALID', 'stages: a run needs at least one stage');
   for (const s of c.stages) {
     const at = c.stages.length > 1 ? `stage ${s.name}: ` : '';
     positiveInt(s.epochs, `${at}epochs`);
-    if (!(s.learningRate > 0)) throw new Error(`${at}lr: expected a positive number, got ${s.learningRate}`);
-    if (s.optimizer !== 'adam' && s.optimizer !== 'sgd') throw new Error(`${at}optimizer: "${s.optimizer}" is not one of adam, sgd`);
-    if (!SCHEDULE_NAMES.includes(s.schedule)) throw new Error(`${at}schedule: "${s.schedule}" is not one of ${SCHEDULE_NAMES.join(', ')}`);
-    if (!(s.momentum >= 0 && s.momentum < 1)) throw new Error(`${at}momentum: expected a number in [0, 1), got ${s.momentum}`);
+    if (!(s.learningRate > 0)) throw new TrainError('TRAIN_CONFIG_INVALID', `${at}lr: expected a positive number, got ${s.learningRate}`);
+    if (s.optimizer !== 'adam' && s.optimizer !== 'sgd') throw new TrainError('TRAIN_CONFIG_INVALID', `${at}optimizer: "${s.optimizer}" is not one of adam, sgd`);
+    if (!SCHEDULE_NAMES.includes(s.schedule)) throw new TrainError('TRAIN_CONFIG_INVALID', `${at}schedule: "${s.schedule}" is not one of ${SCHEDULE_NAMES.join(', ')}`);
+    if (!(s.momentum >= 0 && s.momentum < 1)) throw new TrainError('TRAIN_CONFIG_INVALID', `${at}momentum: expected a number in [0, 1), got ${s.momentum}`);
     nonNegative(s.weightDecay, `${at}weight-decay`);
     nonNegative(s.clipGradNorm, `${at}clip-grad-norm`);
     if (!Number.isInteger(s.warmupEpochs) || s.warmupEpochs < 0 || s.warmupEpochs >= s.epochs) {
-      throw new Error(`${at}warmup-epochs: expected an integer in [0, epochs), got ${s.warmupEpochs}`);
+      throw new TrainError('TRAIN_CONFIG_INVALID', `${at}warmup-epochs: expected an integer in [0, epochs), got ${s.warmupEpochs}`);
     }
   }
   return c;

@@ -18,6 +18,7 @@ import { openFaceData, trainEmbedder } from './train-embedder.js';
 import { writeRunReport } from './run-report.js';
 import { DEFAULT_RUN_CONFIG, DEFAULT_STAGE, validateRunConfig, type RunConfig, type StageConfig } from './run-config.js';
 import { SCHEDULE_NAMES } from './schedule.js';
+import { TrainError } from './train-error.js';
 
 const HELP = `Usage: protoserve train [options]
 
@@ -101,7 +102,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const num = (v: string | undefined, field: string): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new Error(`--${field}: expected a number, got "${v}"`);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new TrainError('TRAIN_USAGE', `--${field}: expected a number, got "${v}"`);
     return n;
   };
   const given: Partial<RunConfig> = {
@@ -127,17 +128,17 @@ export async function trainCommand(argv: string[]): Promise<number> {
     clipGradNorm: num(values['clip-grad-norm'], 'clip-grad-norm'),
   };
   if (given.objective !== undefined && !OBJECTIVE_NAMES.includes(given.objective)) {
-    throw new Error(`Unsupported objective: "${given.objective}". Should be one of: ${OBJECTIVE_NAMES.join(', ')}`);
+    throw new TrainError('UNKNOWN_OBJECTIVE', `Unsupported objective: "${given.objective}". Should be one of: ${OBJECTIVE_NAMES.join(', ')}`);
   }
   const embedder = embedderFlags(values, given.objective, values.resume, num);
   Object.assign(given, defined(embedder.given));
-  if (embedder.faceSet && values.dataset !== undefined) throw new Error('--data and --dataset exclude each other: --data DIR is the training set');
+  if (embedder.faceSet && values.dataset !== undefined) throw new TrainError('TRAIN_USAGE', '--data and --dataset exclude each other: --data DIR is the training set');
   const faces = embedder.faceSet ? await openFaceData(embedder.faceSet) : undefined;
   if (faces) Object.assign(given, { dataset: 'faces', faceData: faces.config });
   const runDir = values.out ?? join('runs', `${given.dataset ?? DEFAULT_RUN_CONFIG.dataset}-${given.net ?? DEFAULT_RUN_CONFIG.net}`);
   const checkpointPath = join(runDir, 'checkpoint.ckpt');
   if (!values.resume && existsSync(checkpointPath)) {
-    throw new Error(`${checkpointPath} exists: continue that run with --resume --out ${runDir}, or train into another --out folder`);
+    throw new TrainError('RUN_EXISTS', `${checkpointPath} exists: continue that run with --resume --out ${runDir}, or train into another --out folder`);
   }
   const stored = values.resume && existsSync(checkpointPath) ? readCheckpoint<RunState>(checkpointPath).state : undefined;
   const config = validateRunConfig(stored ? resumedConfig(stored, given, stageGiven) : freshConfig(given, stageGiven));
@@ -238,7 +239,7 @@ function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>
 function resumedConfig(state: RunState, given: Partial<RunConfig>, stageGiven: Partial<StageConfig>): RunConfig {
   const stored = state.config;
   const differs = (key: string, value: unknown, was: unknown) =>
-    new Error(
+    new TrainError('RESUME_MISMATCH', 
       `--resume: ${key} ${String(value)} differs from the run's ${String(was)}; a resumed run keeps its ` +
         `configuration (only --epochs and --max-steps may change). Leave the flag out, or train into a new --out folder.`,
     );
@@ -251,7 +252,7 @@ function resumedConfig(state: RunState, given: Partial<RunConfig>, stageGiven: P
   }
   const epochs = stageGiven.epochs;
   if (epochs !== undefined && epochs !== stored.stages[0].epochs && state.stage > 0) {
-    throw new Error(`--resume: --epochs changes the first stage, which this run has finished; leave the flag out`);
+    throw new TrainError('RESUME_MISMATCH', `--resume: --epochs changes the first stage, which this run has finished; leave the flag out`);
   }
   const stages = stored.stages.map((s, i) => (i === 0 && epochs !== undefined ? { ...s, epochs } : s));
   return { ...stored, stages, maxSteps: given.maxSteps };

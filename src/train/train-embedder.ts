@@ -19,6 +19,7 @@ import { initializeBackbone } from './init-from.js';
 import { train } from './loop.js';
 import type { FaceDataConfig, RunConfig } from './run-config.js';
 import { writeRunReport } from './run-report.js';
+import { TrainError } from './train-error.js';
 
 export const IDENTITIES_FILE = 'identities.json';
 
@@ -64,7 +65,7 @@ async function embedderData(config: RunConfig, opened?: FaceImageSource): Promis
     const faces = opened ?? (await openFaceSet(face.dir, { height: face.height, width: face.width }));
     if (faces.count !== face.images || faces.numIdentities !== face.identities) {
       await faces.close();
-      throw new Error(`--resume: ${face.dir} now holds ${faces.count} images of ${faces.numIdentities} identities; the run was trained on ${face.images} of ${face.identities}`);
+      throw new TrainError('RESUME_MISMATCH', `--resume: ${face.dir} now holds ${faces.count} images of ${faces.numIdentities} identities; the run was trained on ${face.images} of ${face.identities}`);
     }
     const data = new FaceTrainingSource(faces, face.flip);
     return {

@@ -37,6 +37,7 @@ test('the server build installs onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=c
 test('the trainer adds @tensorflow/tfjs-node-gpu at the version of @tensorflow/tfjs', () => {
   assert.ok(all(stageChain(stages, 'trainer'), 'RUN').some((i) => i.content === 'scripts/docker/build-trainer.sh'));
   assert.match(read('scripts/docker/build-trainer.sh'), /npm install --no-save .*"@tensorflow\/tfjs-node-gpu@\$\{version\}"/);
+  assert.match(read('scripts/docker/build-trainer.sh'), /npm rebuild @tensorflow\/tfjs-node-gpu/);
 });
 
 test('both images run as a non-root user, with volumes; the server has a healthcheck', () => {

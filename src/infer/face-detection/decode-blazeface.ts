@@ -3,6 +3,7 @@
 // size, sigmoid scores clipped at +-100, reverse_output_order false): per anchor a score logit,
 // then box centre offset (x, y) and size (w, h), then (x, y) per keypoint, all in input pixels,
 // offsets from the anchor centre.
+import { InferError } from '../infer-error.js';
 
 /** A detection in [0, 1] coordinates of the detector's input (x right, y down). */
 export interface RawDetection {
@@ -28,7 +29,7 @@ export function decodeBlazeface(raw: ArrayLike<number>, anchors: ArrayLike<numbe
   const n = anchors.length / 2;
   const stride = 5 + 2 * layout.keypoints;
   if (raw.length !== n * stride) {
-    throw new Error(`decodeBlazeface: ${raw.length} values for ${n} anchors x ${stride}; expected ${n * stride}`);
+    throw new InferError('INFERENCE_FAILED', `decodeBlazeface: ${raw.length} values for ${n} anchors x ${stride}; expected ${n * stride}`);
   }
   const { inputWidth: W, inputHeight: H } = layout;
   const out: RawDetection[] = [];

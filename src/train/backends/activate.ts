@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { TrainingBackendError } from './training-backend-error.js';
 
 /**
  * Makes a registered tfjs backend the active one and waits for it. tf.setBackend reports a
@@ -7,11 +8,11 @@ import * as tf from '@tensorflow/tfjs';
  */
 export async function activate(tfjsName: string): Promise<void> {
   if (tf.findBackendFactory(tfjsName) == null) {
-    throw new Error(`tfjs has no backend named '${tfjsName}' registered`);
+    throw new TrainingBackendError('BACKEND_UNAVAILABLE', `tfjs has no backend named '${tfjsName}' registered`);
   }
   // engine().backendName, not tf.getBackend(): the latter would first initialize a default backend.
   if (tf.engine().backendName === tfjsName) return;
   const ok = await tf.setBackend(tfjsName);
-  if (!ok) throw new Error(`tfjs could not initialize its '${tfjsName}' backend`);
+  if (!ok) throw new TrainingBackendError('BACKEND_UNAVAILABLE', `tfjs could not initialize its '${tfjsName}' backend`);
   await tf.ready();
 }

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { TrainingBackend, TrainingBackendName } from './training-backend.js';
 import { activate } from './activate.js';
 import { registerTfjsNodeTrainingKernels } from './tfjs-node-kernels/index.js';
+import { TrainingBackendError } from './training-backend-error.js';
 
 interface NativeBackendOptions {
   name: TrainingBackendName;
@@ -26,7 +27,7 @@ function nativeBackend({ name, packageName, priority, requireGpu }: NativeBacken
       // The addon registers its backend with the @tensorflow/tfjs-core it depends on; when that
       // is a second copy (version mismatch), our tf never sees it.
       const theirs = mod.version?.['tfjs-core'] ?? 'unknown';
-      throw new Error(
+      throw new TrainingBackendError('BACKEND_UNAVAILABLE', 
         `${packageName} loaded, but registered its 'tensorflow' backend with another copy of ` +
           `@tensorflow/tfjs-core (${theirs}; ours is ${tf.version_core}): install ${packageName}@${tf.version_core}`,
       );
@@ -44,7 +45,7 @@ function nativeBackend({ name, packageName, priority, requireGpu }: NativeBacken
       await activate('tensorflow');
       const backend = tf.backend() as { isGPUPackage?: boolean; isUsingGpuDevice?: boolean };
       if (requireGpu && backend.isUsingGpuDevice === false) {
-        throw new Error(`${packageName} loaded, but TensorFlow sees no GPU device (it would compute on the CPU)`);
+        throw new TrainingBackendError('BACKEND_UNAVAILABLE', `${packageName} loaded, but TensorFlow sees no GPU device (it would compute on the CPU)`);
       }
     },
     describe() {

@@ -3,6 +3,7 @@
 // files in sorted order. Sorting is by UTF-16 code units, the same on every machine and locale.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { TrainError } from '../train-error.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
 
@@ -24,12 +25,12 @@ export function listClassFolders(root: string): ClassFolders {
   try {
     entries = readdirSync(root);
   } catch (error) {
-    throw new Error(`${root}: cannot read the image folder (${(error as Error).message})`);
+    throw new TrainError('TRAINING_DATA_MISSING', `${root}: cannot read the image folder (${(error as Error).message})`);
   }
   const classNames = entries.filter((e) => !e.startsWith('.') && statSync(join(root, e)).isDirectory()).sort(byCodeUnits);
-  if (classNames.length === 0) throw new Error(`${root}: no class folders; expected ${root}/<class>/*.png|jpg`);
+  if (classNames.length === 0) throw new TrainError('TRAINING_DATA_INVALID', `${root}: no class folders; expected ${root}/<class>/*.png|jpg`);
   const files = classNames.map((c) => readdirSync(join(root, c)).filter(isImage).sort(byCodeUnits).map((f) => join(root, c, f)));
   const empty = files.findIndex((f) => f.length === 0);
-  if (empty >= 0) throw new Error(`${join(root, classNames[empty])}: no .png or .jpg images`);
+  if (empty >= 0) throw new TrainError('TRAINING_DATA_INVALID', `${join(root, classNames[empty])}: no .png or .jpg images`);
   return { classNames, files };
 }

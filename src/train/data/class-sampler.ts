@@ -3,6 +3,7 @@
 // replacement, each image weighted 1 / n_c^q (q = its --resample_weighting): q = 0 is uniform over
 // images (the reference's default, and its logged run), q = 1 draws each class with equal
 // probability and then an image of it. Seeded and deterministic.
+import { TrainError } from '../train-error.js';
 
 export class ClassRebalancedSampler {
   private readonly byClass: Int32Array[];
@@ -13,7 +14,7 @@ export class ClassRebalancedSampler {
    * @param power q: images weighted 1 / n_c^q (0 uniform, 1 class-balanced)
    */
   constructor(labels: ArrayLike<number>, numClasses: number, readonly power = 1) {
-    if (!(power >= 0 && power <= 1)) throw new RangeError(`rebalancing power must be in [0, 1], got ${power}`);
+    if (!(power >= 0 && power <= 1)) throw new TrainError('TRAIN_CONFIG_INVALID', `rebalancing power must be in [0, 1], got ${power}`);
     const lists: number[][] = Array.from({ length: numClasses }, () => []);
     for (let i = 0; i < labels.length; i++) lists[labels[i]].push(i);
     this.byClass = lists.map((l) => Int32Array.from(l));
@@ -24,7 +25,7 @@ export class ClassRebalancedSampler {
       total += list.length === 0 ? 0 : list.length ** (1 - power);
       this.cumulative[c] = total;
     });
-    if (total === 0) throw new RangeError('the sampler needs at least one image');
+    if (total === 0) throw new TrainError('TRAINING_DATA_INVALID', 'the sampler needs at least one image');
     this.cumulative.forEach((v, c) => (this.cumulative[c] = v / total));
   }
 

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { readIdx } from './idx.js';
 import type { ImageDataset, ImageSplit } from './image-dataset.js';
+import { TrainError } from '../train-error.js';
 
 interface IdxDatasetSpec {
   classNames: string[];
@@ -39,7 +40,7 @@ const SPECS: Record<string, IdxDatasetSpec> = {
       // Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist).
       const dir = '/usr/share/datasets/fashion-mnist';
       if (!existsSync(dir)) {
-        throw new Error(`fashion-mnist: ${dir} not found; install it with: apt-get install dataset-fashion-mnist`);
+        throw new TrainError('TRAINING_DATA_MISSING', `fashion-mnist: ${dir} not found; install it with: apt-get install dataset-fashion-mnist`);
       }
       return {
         dir,
@@ -54,11 +55,11 @@ export const DATASET_NAMES = Object.keys(SPECS);
 
 export function loadDataset(name: string): ImageDataset {
   const spec = SPECS[name];
-  if (!spec) throw new Error(`Unsupported dataset: "${name}". Should be one of: ${DATASET_NAMES.join(', ')}`);
+  if (!spec) throw new TrainError('UNKNOWN_DATASET', `Unsupported dataset: "${name}". Should be one of: ${DATASET_NAMES.join(', ')}`);
   const { dir, files, source } = spec.locate();
   const [trainImages, trainLabels, testImages, testLabels] = files.map((f) => readIdx(join(dir, f)));
   const split = (images: typeof trainImages, labels: typeof trainLabels, what: string): ImageSplit => {
-    if (images.dims[0] !== labels.dims[0]) throw new Error(`${name} ${what}: ${images.dims[0]} images but ${labels.dims[0]} labels`);
+    if (images.dims[0] !== labels.dims[0]) throw new TrainError('TRAINING_DATA_INVALID', `${name} ${what}: ${images.dims[0]} images but ${labels.dims[0]} labels`);
     return { images: images.data, labels: Int32Array.from(labels.data), count: images.dims[0] };
   };
   return {

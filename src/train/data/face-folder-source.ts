@@ -3,6 +3,8 @@
 import { listClassFolders } from './class-folders.js';
 import { decodeImage } from './decode-image.js';
 import type { FaceImage, FaceImageSource } from './face-image-source.js';
+import { TrainError } from '../train-error.js';
+import { InvariantError } from '../../errors.js';
 
 export class FaceFolderSource implements FaceImageSource {
   readonly count: number;
@@ -23,12 +25,12 @@ export class FaceFolderSource implements FaceImageSource {
   }
 
   async read(index: number): Promise<FaceImage> {
-    if (!(index >= 0 && index < this.count)) throw new RangeError(`image ${index} is not in 0..${this.count - 1}`);
+    if (!(index >= 0 && index < this.count)) throw new InvariantError(`image ${index} is not in 0..${this.count - 1}`);
     const path = this.paths[index];
     try {
       return { label: this.labels[index], pixels: await decodeImage(path, { height: this.height, width: this.width, channels: 3 }) };
     } catch (error) {
-      throw new Error(`${path}: cannot decode the image (${(error as Error).message})`);
+      throw new TrainError('TRAINING_DATA_INVALID', `${path}: cannot decode the image (${(error as Error).message})`);
     }
   }
 

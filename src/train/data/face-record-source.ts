@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { decodeImage } from './decode-image.js';
 import type { FaceImage, FaceImageSource } from './face-image-source.js';
 import { RecordFile, RecordIoError, firstLabel, readRecordIndex, unpackRecord } from './recordio.js';
+import { InvariantError } from '../../errors.js';
 
 export class FaceRecordSource implements FaceImageSource {
   readonly count: number;
@@ -101,7 +102,7 @@ export class FaceRecordSource implements FaceImageSource {
   }
 
   async read(index: number): Promise<FaceImage> {
-    if (!(index >= 0 && index < this.count)) throw new RangeError(`image ${index} is not in 0..${this.count - 1}`);
+    if (!(index >= 0 && index < this.count)) throw new InvariantError(`image ${index} is not in 0..${this.count - 1}`);
     const { header, data } = unpackRecord(await this.file.read(this.offsets[index]));
     const label = Math.trunc(firstLabel(header));
     if (label !== this.labels[index]) {

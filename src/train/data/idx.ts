@@ -3,6 +3,7 @@
 // Gzipped files (Debian's dataset-fashion-mnist ships *.gz) are inflated transparently.
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import { TrainError } from '../train-error.js';
 
 export interface IdxArray {
   dims: number[];
@@ -19,9 +20,9 @@ export function readIdx(path: string): IdxArray {
 
 export function parseIdx(bytes: Uint8Array, source = 'buffer'): IdxArray {
   if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) {
-    throw new Error(`${source}: not an IDX file (bad magic number)`);
+    throw new TrainError('TRAINING_DATA_INVALID', `${source}: not an IDX file (bad magic number)`);
   }
-  if (bytes[2] !== UBYTE) throw new Error(`${source}: IDX element type 0x${bytes[2].toString(16)} is not uint8`);
+  if (bytes[2] !== UBYTE) throw new TrainError('TRAINING_DATA_INVALID', `${source}: IDX element type 0x${bytes[2].toString(16)} is not uint8`);
   const rank = bytes[3];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
@@ -29,7 +30,7 @@ export function parseIdx(bytes: Uint8Array, source = 'buffer'): IdxArray {
   const offset = 4 + 4 * rank;
   const count = dims.reduce((a, b) => a * b, 1);
   if (bytes.length !== offset + count) {
-    throw new Error(`${source}: IDX header says ${count} values, file holds ${bytes.length - offset}`);
+    throw new TrainError('TRAINING_DATA_INVALID', `${source}: IDX header says ${count} values, file holds ${bytes.length - offset}`);
   }
   return { dims, data: bytes.subarray(offset, offset + count) };
 }

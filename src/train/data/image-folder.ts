@@ -8,6 +8,7 @@ import { channelMeanStd } from './channel-stats.js';
 import { listClassFolders } from './class-folders.js';
 import { decodeImage, type ImageShape } from './decode-image.js';
 import type { ImageDataset, ImageSplit } from './image-dataset.js';
+import { TrainError } from '../train-error.js';
 
 export interface ImageFolderOptions extends ImageShape {
   /** Share of each class held out for testing when the folder has no train/test split. */
@@ -25,7 +26,7 @@ async function decodeAll(files: { path: string; label: number }[], shape: ImageS
       try {
         return await decodeImage(f.path, shape);
       } catch (error) {
-        throw new Error(`${f.path}: cannot decode the image (${(error as Error).message})`);
+        throw new TrainError('TRAINING_DATA_INVALID', `${f.path}: cannot decode the image (${(error as Error).message})`);
       }
     }));
     decoded.forEach((pixels, i) => images.set(pixels, (start + i) * size));
@@ -45,11 +46,11 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions)
     const test = listClassFolders(testDir);
     classNames = train.classNames;
     const unknown = test.classNames.find((c) => !classNames.includes(c));
-    if (unknown) throw new Error(`${testDir}/${unknown}: a class the training folder does not have`);
+    if (unknown) throw new TrainError('TRAINING_DATA_INVALID', `${testDir}/${unknown}: a class the training folder does not have`);
     trainFiles = train.files.flatMap((files, label) => files.map((path) => ({ path, label })));
     testFiles = test.files.flatMap((files, i) => files.map((path) => ({ path, label: classNames.indexOf(test.classNames[i]) })));
   } else {
-    if (!(testFraction >= 0 && testFraction < 1)) throw new RangeError(`testFraction must be in [0, 1), got ${testFraction}`);
+    if (!(testFraction >= 0 && testFraction < 1)) throw new TrainError('TRAIN_CONFIG_INVALID', `testFraction must be in [0, 1), got ${testFraction}`);
     const all = listClassFolders(root);
     classNames = all.classNames;
     trainFiles = [];

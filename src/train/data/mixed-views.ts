@@ -10,6 +10,7 @@
 //   to the pasted area (lam_cutmix = lam), unlike CutMix (Yun et al. 2019); kept as it is.
 // Works on normalized float NHWC batches (mixing is linear, so mixing before or after the
 // normalization is the same). Draws from `random`, in order: lam, cy, cx.
+import { InvariantError } from '../../errors.js';
 
 export interface MixedViews {
   mixup: Float32Array;
@@ -38,7 +39,7 @@ export function mixedViews(
   const batch = labels.length;
   const size = height * width * channels;
   if (x.length !== batch * size || x2.length !== batch * size || labels2.length !== batch) {
-    throw new RangeError(`mixedViews: batches of ${x.length} and ${x2.length} values, ${batch} and ${labels2.length} labels, for ${height}x${width}x${channels} images`);
+    throw new InvariantError(`mixedViews: batches of ${x.length} and ${x2.length} values, ${batch} and ${labels2.length} labels, for ${height}x${width}x${channels} images`);
   }
   const lam = random();
   const mixup = new Float32Array(x.length);

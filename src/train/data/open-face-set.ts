@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { FaceFolderSource } from './face-folder-source.js';
 import type { FaceImageSource } from './face-image-source.js';
 import { FaceRecordSource } from './face-record-source.js';
+import { TrainError } from '../train-error.js';
 
 export type FaceSetFormat = 'recordio' | 'folders';
 
 export function faceSetFormat(dir: string): FaceSetFormat {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new Error(`--data ${dir}: not a folder; it must hold identity folders (<identity>/*.jpg) or InsightFace's train.rec + train.idx`);
+    throw new TrainError('TRAINING_DATA_MISSING', `--data ${dir}: not a folder; it must hold identity folders (<identity>/*.jpg) or InsightFace's train.rec + train.idx`);
   }
   return existsSync(join(dir, 'train.rec')) ? 'recordio' : 'folders';
 }

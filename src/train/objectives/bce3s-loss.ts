@@ -33,6 +33,7 @@ import { l2NormalizeRows } from './l2-normalize-rows.js';
 import { writeRowsLastWins } from './last-write-rows.js';
 import { partialClassMask } from './partial-classes.js';
 import { project, type ProjectorParams } from './projector.js';
+import { InvariantError } from '../../errors.js';
 
 export interface Bce3sViews<T> {
   original: T;
@@ -110,9 +111,9 @@ export function bce3sLoss(input: Bce3sInput, options: Partial<Bce3sOptions> = {}
   const o = { ...BCE3S_DEFAULTS, ...options };
   const { features, labels, softTargets, negativeMask, weight, bias, projector, memory, epoch } = input;
   const [numClasses] = weight.shape;
-  if (!(Number.isInteger(epoch) && epoch >= 1)) throw new RangeError(`epoch must be a 1-based integer, got ${epoch}`);
+  if (!(Number.isInteger(epoch) && epoch >= 1)) throw new InvariantError(`epoch must be a 1-based integer, got ${epoch}`);
   if (features.original.shape[0] !== labels.length) {
-    throw new RangeError(`${features.original.shape[0]} original features for ${labels.length} labels`);
+    throw new InvariantError(`${features.original.shape[0]} original features for ${labels.length} labels`);
   }
   const mask = partialClassMask(labels, numClasses, o.r, input.classScores);
   return tf.tidy(() => {

@@ -33,6 +33,7 @@ import { detach } from './detach.js';
 import { updateEmpiricalPrototypes } from './empirical-prototypes.js';
 import { l2NormalizeRows } from './l2-normalize-rows.js';
 import { ARCFACE_COS_LIMIT, marginHeadLoss, type MarginHead } from './margin-heads.js';
+import { InvariantError } from '../../errors.js';
 
 export interface MarginLossInput {
   embeddings: tf.Tensor2D;
@@ -81,7 +82,7 @@ function headOptions(input: MarginLossInput, o: MarginLossOptions) {
 
 function checkBatch(input: MarginLossInput): void {
   if (input.embeddings.shape[0] !== input.labels.length) {
-    throw new RangeError(`${input.embeddings.shape[0]} embeddings for ${input.labels.length} labels`);
+    throw new InvariantError(`${input.embeddings.shape[0]} embeddings for ${input.labels.length} labels`);
   }
 }
 
@@ -127,5 +128,5 @@ export function eplLossAfterUpdate(input: EplLossInput, options: EplLossOptions)
 }
 
 function checkEpoch(epoch: number): void {
-  if (!(Number.isInteger(epoch) && epoch >= 1)) throw new RangeError(`epoch must be a 1-based integer, got ${epoch}`);
+  if (!(Number.isInteger(epoch) && epoch >= 1)) throw new InvariantError(`epoch must be a 1-based integer, got ${epoch}`);
 }

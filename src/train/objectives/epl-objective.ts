@@ -24,6 +24,7 @@ import { l2NormalizeRows } from './l2-normalize-rows.js';
 import { DEFAULT_MARGIN, MARGIN_HEADS, uniFaceBiasInit, type MarginHead } from './margin-heads.js';
 import type { IdentityPrototypes, InferenceHead, LossContext, Objective, PreparedStep, StageSpec, StepLoss, StepTensors } from './objective.js';
 import { VariableSet } from './variable-set.js';
+import { TrainError } from '../train-error.js';
 
 export interface EplObjectiveOptions {
   /** Feature (embedding) dimension of the backbone. */
@@ -59,7 +60,7 @@ export class EplObjective implements Objective {
   private readonly options: EplLossOptions;
 
   constructor(private readonly o: EplObjectiveOptions) {
-    if (!MARGIN_HEADS.includes(o.head)) throw new Error(`Unsupported head: "${String(o.head)}". Should be one of: ${MARGIN_HEADS.join(', ')}`);
+    if (!MARGIN_HEADS.includes(o.head)) throw new TrainError('TRAIN_CONFIG_INVALID', `Unsupported head: "${String(o.head)}". Should be one of: ${MARGIN_HEADS.join(', ')}`);
     this.name = o.epl ? 'epl' : 'margin';
     this.options = {
       head: o.head,
@@ -69,10 +70,10 @@ export class EplObjective implements Objective {
       startEpoch: o.startEpoch ?? EPL_DEFAULTS.startEpoch,
     };
     const { scale, margin, k, startEpoch } = this.options;
-    if (!(scale! > 0)) throw new Error(`scale: expected a positive number, got ${scale}`);
-    if (!(margin! >= 0 && margin! < Math.PI / 2)) throw new Error(`margin: expected a number in [0, pi/2), got ${margin}`);
-    if (!(k! >= 0 && k! <= 1)) throw new Error(`epl-k: expected a number in [0, 1], got ${k}`);
-    if (!(Number.isInteger(startEpoch) && startEpoch! >= 1)) throw new Error(`epl-start-epoch: expected a positive integer, got ${startEpoch}`);
+    if (!(scale! > 0)) throw new TrainError('TRAIN_CONFIG_INVALID', `scale: expected a positive number, got ${scale}`);
+    if (!(margin! >= 0 && margin! < Math.PI / 2)) throw new TrainError('TRAIN_CONFIG_INVALID', `margin: expected a number in [0, pi/2), got ${margin}`);
+    if (!(k! >= 0 && k! <= 1)) throw new TrainError('TRAIN_CONFIG_INVALID', `epl-k: expected a number in [0, 1], got ${k}`);
+    if (!(Number.isInteger(startEpoch) && startEpoch! >= 1)) throw new TrainError('TRAIN_CONFIG_INVALID', `epl-start-epoch: expected a positive integer, got ${startEpoch}`);
     this.hyperparameters = { head: o.head, scale: scale!, margin: margin!, ...(o.epl ? { k: k!, startEpoch: startEpoch! } : {}) };
 
     this.vars = new VariableSet(this.name);

@@ -1,6 +1,7 @@
 // Row updates of a class-indexed buffer (BCE3S's memory, EPL's empirical prototypes) in which the
 // last sample of a class in the batch wins, as the references' loop (BCE3S) and scatter (EPL) do.
 import * as tf from '@tensorflow/tfjs';
+import { InvariantError } from '../../errors.js';
 
 /**
  * buffer with row labels[i] replaced by rows[i]; where a class occurs several times, its last
@@ -8,12 +9,12 @@ import * as tf from '@tensorflow/tfjs';
  */
 export function writeRowsLastWins(buffer: tf.Tensor2D, labels: ArrayLike<number>, rows: tf.Tensor2D): tf.Tensor2D {
   const numClasses = buffer.shape[0];
-  if (rows.shape[0] !== labels.length) throw new RangeError(`${rows.shape[0]} rows for ${labels.length} labels`);
+  if (rows.shape[0] !== labels.length) throw new InvariantError(`${rows.shape[0]} rows for ${labels.length} labels`);
   const last = new Int32Array(numClasses);
   const written = new Uint8Array(numClasses);
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i];
-    if (!(Number.isInteger(y) && y >= 0 && y < numClasses)) throw new RangeError(`label ${y} is not a class of 0..${numClasses - 1}`);
+    if (!(Number.isInteger(y) && y >= 0 && y < numClasses)) throw new InvariantError(`label ${y} is not a class of 0..${numClasses - 1}`);
     last[y] = i;
     written[y] = 1;
   }

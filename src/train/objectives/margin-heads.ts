@@ -11,6 +11,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { detach } from './detach.js';
 import { eplCriterion } from './epl-criterion.js';
+import { TrainError } from '../train-error.js';
+import { InvariantError } from '../../errors.js';
 
 export type MarginHead = 'cosface' | 'arcface' | 'uniface';
 
@@ -55,7 +57,7 @@ export function marginHeadLoss(cosines: tf.Tensor2D, onehot: tf.Tensor2D, o: Mar
         return eplCriterion(tf.mul(phi, s) as tf.Tensor2D, onehot);
       }
       case 'uniface': {
-        if (!o.uniFaceBias) throw new TypeError('the uniface head needs its learned bias (uniFaceBias)');
+        if (!o.uniFaceBias) throw new InvariantError('the uniface head needs its learned bias (uniFaceBias)');
         const b = o.uniFaceBias;
         const l = o.negativeWeight ?? 1;
         const p = tf.softplus(tf.neg(tf.clipByValue(tf.sub(tf.mul(tf.sub(cosines, m), s), b), -s, s)));
@@ -64,7 +66,7 @@ export function marginHeadLoss(cosines: tf.Tensor2D, onehot: tf.Tensor2D, o: Mar
         return tf.mean(tf.sum(perClass, 1)) as tf.Scalar;
       }
       default:
-        throw new TypeError(`Unsupported head: "${String(o.head)}". Should be one of: ${MARGIN_HEADS.join(', ')}`);
+        throw new TrainError('TRAIN_CONFIG_INVALID', `Unsupported head: "${String(o.head)}". Should be one of: ${MARGIN_HEADS.join(', ')}`);
     }
   });
 }

@@ -11,12 +11,14 @@
 // when more than k classes are present), topk's tie order decides which zero-scored classes are
 // kept; torch does not specify it. Here ties are broken by class index (lower index kept), so
 // some present classes are dropped, as in the reference, and which ones is reproducible.
+import { TrainError } from '../train-error.js';
+import { InvariantError } from '../../errors.js';
 
 /** The number of classes kept: int(r * C). */
 export function partialClassCount(numClasses: number, r: number): number {
   const k = Math.trunc(r * numClasses);
   if (!(k >= 1 && k <= numClasses)) {
-    throw new RangeError(`partial negatives: int(r * C) = int(${r} * ${numClasses}) = ${k} classes; it must be in 1..${numClasses} (0 < r <= 1)`);
+    throw new TrainError('TRAIN_CONFIG_INVALID', `partial negatives: int(r * C) = int(${r} * ${numClasses}) = ${k} classes; it must be in 1..${numClasses} (0 < r <= 1)`);
   }
   return k;
 }
@@ -33,13 +35,13 @@ export function partialClassIndices(
   classScores: ArrayLike<number>,
 ): Int32Array {
   if (classScores.length !== numClasses) {
-    throw new RangeError(`partial negatives: ${classScores.length} class scores for ${numClasses} classes`);
+    throw new InvariantError(`partial negatives: ${classScores.length} class scores for ${numClasses} classes`);
   }
   const k = partialClassCount(numClasses, r);
   const scores = Float64Array.from(classScores);
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i];
-    if (!(Number.isInteger(y) && y >= 0 && y < numClasses)) throw new RangeError(`label ${y} is not a class of 0..${numClasses - 1}`);
+    if (!(Number.isInteger(y) && y >= 0 && y < numClasses)) throw new InvariantError(`label ${y} is not a class of 0..${numClasses - 1}`);
     scores[y] = 0;
   }
   const order = Array.from({ length: numClasses }, (_, c) => c);

@@ -4,6 +4,7 @@ import { EplObjective } from './epl-objective.js';
 import type { MarginHead } from './margin-heads.js';
 import type { Objective, Task } from './objective.js';
 import { SoftmaxCrossEntropy } from './softmax-cross-entropy.js';
+import { TrainError } from '../train-error.js';
 
 /** What an objective is built from besides its own options. */
 export interface ObjectiveContext {
@@ -42,7 +43,7 @@ const OBJECTIVES: Record<string, ObjectiveEntry> = {
 /** The embedder objectives' options from a run configuration; refuses options they do not take. */
 function marginOptions(o: Record<string, number | string | boolean>, accepted: string[]) {
   const unknown = Object.keys(o).filter((k) => !accepted.includes(k));
-  if (unknown.length > 0) throw new Error(`objective options ${unknown.join(', ')} do not apply here; it takes ${accepted.join(', ')}`);
+  if (unknown.length > 0) throw new TrainError('UNKNOWN_OBJECTIVE', `objective options ${unknown.join(', ')} do not apply here; it takes ${accepted.join(', ')}`);
   const num = (k: string) => (o[k] === undefined ? undefined : Number(o[k]));
   return { head: (o.head ?? 'arcface') as MarginHead, scale: num('scale'), margin: num('margin'), k: num('k'), startEpoch: num('startEpoch') };
 }
@@ -56,12 +57,12 @@ export function describeObjectives(): Array<{ name: string; summary: string }> {
 /** What the named objective trains. */
 export function objectiveTask(name: string): Task {
   const entry = OBJECTIVES[name];
-  if (!entry) throw new Error(`Unsupported objective: "${name}". Should be one of: ${OBJECTIVE_NAMES.join(', ')}`);
+  if (!entry) throw new TrainError('UNKNOWN_OBJECTIVE', `Unsupported objective: "${name}". Should be one of: ${OBJECTIVE_NAMES.join(', ')}`);
   return entry.task ?? 'classifier';
 }
 
 export function buildObjective(name: string, ctx: ObjectiveContext, options: Record<string, number | string | boolean> = {}): Objective {
   const entry = OBJECTIVES[name];
-  if (!entry) throw new Error(`Unsupported objective: "${name}". Should be one of: ${OBJECTIVE_NAMES.join(', ')}`);
+  if (!entry) throw new TrainError('UNKNOWN_OBJECTIVE', `Unsupported objective: "${name}". Should be one of: ${OBJECTIVE_NAMES.join(', ')}`);
   return entry.build(ctx, options);
 }

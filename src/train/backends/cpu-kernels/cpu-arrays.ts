@@ -2,6 +2,7 @@
 // as a plain typed array in JavaScript memory: a kernel reads its inputs synchronously and hands
 // back a new array, with no copy either way.
 import * as tf from '@tensorflow/tfjs';
+import { InvariantError } from '../../../errors.js';
 
 /** The part of tfjs's MathBackendCPU our kernels use (@tensorflow/tfjs does not export its type). */
 interface CpuBackend {
@@ -12,7 +13,7 @@ interface CpuBackend {
 /** The values of a numeric input, as the backend holds them (do not write to them). */
 export function values(backend: tf.KernelBackend, info: tf.TensorInfo): ArrayLike<number> {
   if (info.dtype === 'string' || info.dtype === 'complex64') {
-    throw new Error(`cpu training kernels take real numbers, got a ${info.dtype} tensor`);
+    throw new InvariantError(`cpu training kernels take real numbers, got a ${info.dtype} tensor`);
   }
   return (backend as unknown as CpuBackend).readSync(info.dataId) as ArrayLike<number>;
 }

@@ -7,13 +7,14 @@ import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { depthwiseConv2dBackpropFilterConfig } from './depthwise-conv2d-backprop-filter.js';
 import { reduceKernelConfig } from './reduce.js';
 import { replaceKernels } from '../register-kernels.js';
+import { InvariantError } from '../../../errors.js';
 
 let replacements: readonly tf.KernelConfig[] | undefined;
 
 /** tfjs's own cpu kernel function of this name (before ours replace it). */
 function stock(kernelName: string): tf.KernelFunc {
   const config = tf.getKernel(kernelName, 'cpu');
-  if (config == null) throw new Error(`tfjs's cpu backend has no ${kernelName} kernel`);
+  if (config == null) throw new InvariantError(`tfjs's cpu backend has no ${kernelName} kernel`);
   return config.kernelFunc;
 }
 

@@ -3,6 +3,7 @@
 // backend object and calls the two members below, which tfjs-node 4.x's NodeJSKernelBackend has
 // (its own kernels are written the same way, dist/kernels/*.js).
 import * as tf from '@tensorflow/tfjs';
+import { InvariantError } from '../../../errors.js';
 
 /** The attribute of a TensorFlow op as tfjs-node's binding takes it (TFE_OpSetAttr*). */
 export interface NativeOpAttr {
@@ -28,7 +29,7 @@ interface NativeKernelBackend extends tf.KernelBackend {
 export function asNativeBackend(backend: tf.KernelBackend): NativeKernelBackend {
   const b = backend as Partial<NativeKernelBackend>;
   if (typeof b.executeSingleOutput !== 'function' || typeof b.executeSingleInput !== 'function' || b.binding == null) {
-    throw new Error("tfjs-node kernel called on a backend that is not tfjs-node's 'tensorflow' backend");
+    throw new InvariantError("tfjs-node kernel called on a backend that is not tfjs-node's 'tensorflow' backend");
   }
   return backend as NativeKernelBackend;
 }

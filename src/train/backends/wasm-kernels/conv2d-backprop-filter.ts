@@ -10,6 +10,7 @@
 // backend's own Conv2D (XNNPACK) makes it as fast as the forward pass.
 import * as tf from '@tensorflow/tfjs';
 import { cropNegativeEdges, pair, runComposite } from '../composite-kernel.js';
+import { InvariantError } from '../../../errors.js';
 
 interface Conv2DBackpropFilterAttrs {
   strides: number | [number, number];
@@ -42,7 +43,7 @@ export function conv2dFilterGradient(
     x.shape, filterShape, [strideH, strideW], [dilationH, dilationW], pad, dimRoundingMode, false, 'channelsLast',
   );
   if (info.outHeight !== outHeight || info.outWidth !== outWidth) {
-    throw new Error(
+    throw new InvariantError(
       `Conv2DBackpropFilter: dy is ${outHeight}x${outWidth} but the convolution produces ` +
         `${info.outHeight}x${info.outWidth}`,
     );

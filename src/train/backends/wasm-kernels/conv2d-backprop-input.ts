@@ -13,6 +13,7 @@
 // unequal strides use the zero-inserted form.
 import * as tf from '@tensorflow/tfjs';
 import { cropNegativeEdges, pair, runComposite } from '../composite-kernel.js';
+import { InvariantError } from '../../../errors.js';
 
 interface Conv2DBackpropInputAttrs {
   strides: number | [number, number];
@@ -50,7 +51,7 @@ export function conv2dInputGradient(
     inputShape, filter.shape, [strideH, strideW], 1, pad, dimRoundingMode, false, 'channelsLast',
   );
   if (info.outHeight !== outHeight || info.outWidth !== outWidth) {
-    throw new Error(
+    throw new InvariantError(
       `Conv2DBackpropInput: dy is ${outHeight}x${outWidth} but the convolution produces ` +
         `${info.outHeight}x${info.outWidth}`,
     );

@@ -8,6 +8,7 @@
 // [1, kh, kw, (c*N + n)*M + q] summed over n is the gradient.
 import * as tf from '@tensorflow/tfjs';
 import { cropNegativeEdges, pair, runComposite } from '../composite-kernel.js';
+import { InvariantError } from '../../../errors.js';
 
 interface DepthwiseBackpropFilterAttrs {
   strides: number | [number, number];
@@ -36,7 +37,7 @@ export function depthwiseConv2dFilterGradient(
     x.shape, filterShape, [strideH, strideW], [dilationH, dilationW], pad, dimRoundingMode, true, 'channelsLast',
   );
   if (info.outHeight !== outHeight || info.outWidth !== outWidth) {
-    throw new Error(
+    throw new InvariantError(
       `DepthwiseConv2dNativeBackpropFilter: dy is ${outHeight}x${outWidth} but the convolution ` +
         `produces ${info.outHeight}x${info.outWidth}`,
     );

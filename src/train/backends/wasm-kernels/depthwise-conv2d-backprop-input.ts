@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { cropNegativeEdges, pair, runComposite } from '../composite-kernel.js';
 import { spreadByStride } from './conv2d-backprop-input.js';
+import { InvariantError } from '../../../errors.js';
 
 interface DepthwiseBackpropInputAttrs {
   strides: number | [number, number];
@@ -36,7 +37,7 @@ export function depthwiseConv2dInputGradient(
     inputShape, filter.shape, [strideH, strideW], [dilationH, dilationW], pad, dimRoundingMode, true, 'channelsLast',
   );
   if (info.outHeight !== outHeight || info.outWidth !== outWidth) {
-    throw new Error(
+    throw new InvariantError(
       `DepthwiseConv2dNativeBackpropInput: dy is ${outHeight}x${outWidth} but the convolution ` +
         `produces ${info.outHeight}x${info.outWidth}`,
     );
