@@ -68,6 +68,8 @@ export interface LimitsSection {
   maxQueuedDecodes: number;
   /** Prediction requests in the server at once (body, decode, queue, inference) before 503. */
   maxInFlightRequests: number;
+  /** Largest KServe v2 inference request body (raw tensors as JSON or binary data). */
+  maxTensorBodyBytes: number;
 }
 
 /** How one model's requests are queued, gathered into batches and run. */
@@ -142,6 +144,7 @@ export const FIELDS: readonly Field[] = [
   { section: 'limits', key: 'concurrent_decodes', prop: 'concurrentDecodes', kind: 'int', default: DEFAULT_DECODES, min: 1, max: 256, doc: 'images decoded at once, each in a worker thread (default: one per core, 2 to 8)' },
   { section: 'limits', key: 'max_queued_decodes', prop: 'maxQueuedDecodes', kind: 'int', default: 256, min: 0, max: 100_000, doc: 'images waiting for a decode worker before 503 OVERLOADED' },
   { section: 'limits', key: 'max_in_flight_requests', prop: 'maxInFlightRequests', kind: 'int', default: 256, min: 1, max: 100_000, doc: 'prediction requests in the server at once before 503 OVERLOADED (checked before the body is read)' },
+  { section: 'limits', key: 'max_tensor_body_bytes', prop: 'maxTensorBodyBytes', kind: 'int', default: 32 * MiB, min: 1024, max: 1024 * MiB, doc: 'largest KServe v2 inference request (POST /v2/models/{name}/infer): raw tensors as JSON text (about 20 bytes a float) or binary data' },
   { section: 'scheduler', key: 'batching', prop: 'batching', kind: 'bool', default: true, doc: "gather concurrent requests into one onnxruntime run (only where the graph's batch dimension is dynamic)" },
   { section: 'scheduler', key: 'max_batch', prop: 'maxBatch', kind: 'int', default: 16, min: 1, max: 4096, doc: 'most images in one run' },
   { section: 'scheduler', key: 'max_delay_ms', prop: 'maxDelayMs', kind: 'int', default: 0, min: 0, max: 10_000, doc: 'how long a lone request waits for batch-mates while a runner is idle; under load batches form from the queue anyway' },

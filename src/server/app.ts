@@ -13,16 +13,20 @@ import { corsPolicy } from './cors-policy.js';
 import { METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND } from './error-codes.js';
 import { errorHandler } from './error-handler.js';
 import { consoleSink, type LogSink } from './log-sink.js';
+import { KSERVE_ROUTES } from './kserve/paths.js';
 import { ModelPool } from './model-pool.js';
 import { requestId } from './request-id.js';
 import { requestLog } from './request-log.js';
 import { ServerMetrics } from './server-metrics.js';
+import { DOC_ROUTES } from './openapi/doc-routes.js';
 import { DETECT_ROUTES, detectRoutes } from './routes/detect.js';
+import { docRoutes } from './routes/docs.js';
 import { FACE_ROUTES, faceRoutes } from './routes/faces.js';
 import { GALLERY_ROUTES, galleryRoutes } from './routes/galleries.js';
 import { HEALTH_ROUTES, healthRoutes } from './routes/health.js';
 import { IDENTITY_ROUTES, identityRoutes } from './routes/identities.js';
 import { METRICS_ROUTES, metricsRoutes } from './routes/metrics.js';
+import { kserveRoutes } from './routes/kserve.js';
 import { MODEL_ROUTES, modelRoutes } from './routes/models.js';
 import { PREDICT_ROUTES, predictRoutes } from './routes/predict.js';
 
@@ -56,7 +60,7 @@ export interface AppOptions {
 }
 
 /** Paths that never need an API key: health (probes), the web page and the API document. */
-export const PUBLIC_PATHS: readonly string[] = [HEALTH_ROUTES.live, HEALTH_ROUTES.ready, '/', '/openapi.json'];
+export const PUBLIC_PATHS: readonly string[] = [HEALTH_ROUTES.live, HEALTH_ROUTES.ready, DOC_ROUTES.page, DOC_ROUTES.openapi];
 
 /** Routes and the methods they answer, for 405s. */
 const ALLOWED: ReadonlyArray<[string, string]> = [
@@ -79,6 +83,16 @@ const ALLOWED: ReadonlyArray<[string, string]> = [
   [FACE_ROUTES.list, 'GET, HEAD, POST'],
   [FACE_ROUTES.one, 'DELETE'],
   [METRICS_ROUTES.metrics, 'GET, HEAD'],
+  [KSERVE_ROUTES.server, 'GET, HEAD'],
+  [KSERVE_ROUTES.model, 'GET, HEAD'],
+  [KSERVE_ROUTES.modelVersion, 'GET, HEAD'],
+  [KSERVE_ROUTES.ready, 'GET, HEAD'],
+  [KSERVE_ROUTES.readyVersion, 'GET, HEAD'],
+  [KSERVE_ROUTES.infer, 'POST'],
+  [KSERVE_ROUTES.inferVersion, 'POST'],
+  [DOC_ROUTES.page, 'GET, HEAD'],
+  [DOC_ROUTES.asset, 'GET, HEAD'],
+  [DOC_ROUTES.openapi, 'GET, HEAD'],
 ];
 
 export function createApp(options: AppOptions): Express {
@@ -101,6 +115,8 @@ export function createApp(options: AppOptions): Express {
   if (metrics) app.use(metrics.middleware());
   if (!options.quiet) app.use(requestLog(options.log ?? consoleSink(config.server.logFormat, 'info')));
   if (cors) app.use(cors);
+  // The web page, its assets and the API document are public: the page asks for a key itself.
+  app.use(docRoutes());
   app.use(access.authenticate(PUBLIC_PATHS));
 
   app.use(healthRoutes(pool));
@@ -117,6 +133,7 @@ export function createApp(options: AppOptions): Express {
   };
   app.use(predictRoutes(pool, predictOptions));
   app.use(detectRoutes(pool, predictOptions));
+  app.use(kserveRoutes(pool, { ...predictOptions, maxTensorBodyBytes: config.limits.maxTensorBodyBytes }));
   const galleryOptions = { ...predictOptions, galleries: options.galleries };
   const admitFaces = admission(predictOptions.maxInFlight);
   app.use(galleryRoutes(pool, galleryOptions, admitFaces), identityRoutes(pool, galleryOptions, admitFaces), faceRoutes(pool, galleryOptions, admitFaces));

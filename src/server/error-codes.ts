@@ -35,6 +35,11 @@ export class HttpError extends ProtoserveError {
   toJSON(): { error: { code: string; message: string } & Record<string, unknown> } {
     return { error: { ...this.fields, code: this.code, message: this.message } };
   }
+
+  /** The Open Inference Protocol's error object: the message as `error`, our code and details beside it. */
+  toKserveJSON(): { error: string; code: string } & Record<string, unknown> {
+    return { ...this.fields, error: this.message, code: this.code };
+  }
 }
 
 export type HttpErrorClass = (new (...args: unknown[]) => HttpError) & ErrorDefinition;
@@ -108,6 +113,9 @@ export const IDENTITY_EMPTY = createError('IDENTITY_EMPTY', '%s', 409);
 export const MODEL_MISMATCH = createError('MODEL_MISMATCH', '%s', 409);
 export const GALLERY_UNAVAILABLE = createError('GALLERY_UNAVAILABLE', '%s', 503);
 export const FAISS_UNAVAILABLE = createError('FAISS_UNAVAILABLE', '%s', 503);
+// KServe v2 / Open Inference Protocol (/v2/models/...): raw tensors and model versions.
+export const INFERENCE_REQUEST_INVALID = createError('INFERENCE_REQUEST_INVALID', 'Invalid inference request: %s', 400);
+export const MODEL_VERSION_NOT_FOUND = createError('MODEL_VERSION_NOT_FOUND', 'Model "%s" has no version "%s"; it serves version %s', 404);
 
 /** Every code the API can answer, with status and message format (docs, tests). */
 export const ERROR_CODES: ReadonlyMap<string, ErrorDefinition> = registry;

@@ -1,5 +1,6 @@
 // The last middleware: whatever was thrown becomes a registry error, answered as
-// {error: {code, message}} with the registry's status. Unknown errors are logged with their
+// {error: {code, message}} with the registry's status ({error: message, code} on the KServe
+// routes, the Open Inference Protocol's shape). Unknown errors are logged with their
 // stack and answered INTERNAL without details (they may hold paths or internals).
 import type { ErrorRequestHandler } from 'express';
 
@@ -22,6 +23,7 @@ import {
   OVERLOADED,
   PAYLOAD_TOO_LARGE,
 } from './error-codes.js';
+import { isKservePath } from './kserve/paths.js';
 
 export function toHttpError(err: unknown, maxBodyBytes = DEFAULT_MAX_BODY_BYTES): HttpError {
   if (err instanceof HttpError) return err;
@@ -79,6 +81,6 @@ export function errorHandler(options: { logError: LogSink; maxBodyBytes: number 
       logError(`${req.method} ${req.originalUrl}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, { request_id: requestIdOf(res) });
     }
     if (httpError.retryAfterS !== undefined) res.setHeader('Retry-After', String(httpError.retryAfterS));
-    res.status(httpError.statusCode).json(httpError.toJSON());
+    res.status(httpError.statusCode).json(isKservePath(req.path) ? httpError.toKserveJSON() : httpError.toJSON());
   };
 }

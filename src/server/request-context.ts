@@ -59,9 +59,14 @@ export function checkAlive(context: RequestContext): void {
 
 /** Sends `body` as JSON with the Server-Timing header of the request's stages. */
 export function sendTimedJson(res: Response, body: unknown): void {
+  sendTimed(res, () => JSON.stringify(body), 'application/json');
+}
+
+/** Sends what `serialize` makes (its time is the serialize stage) with the Server-Timing header. */
+export function sendTimed(res: Response, serialize: () => string | Buffer, type: string): void {
   const context = contextOf(res);
   const t0 = performance.now();
-  const text = JSON.stringify(body);
+  const body = serialize();
   const { times } = context;
   times.serialize = performance.now() - t0;
   const metric = (name: string, ms: number) => `${name};dur=${ms.toFixed(3)}`;
@@ -69,7 +74,7 @@ export function sendTimedJson(res: Response, body: unknown): void {
     'Server-Timing',
     [metric('parse', times.parse), metric('decode', times.decode), metric('queue', times.queueMs), metric('inference', times.inferenceMs), metric('serialize', times.serialize), `batch;desc=${times.batchSize}`].join(', '),
   );
-  res.type('application/json').send(text);
+  res.type(type).send(body);
 }
 
 function deadlineParam(req: Request, max: number): number {

@@ -36,8 +36,9 @@ export function faceRoutes(pool: ModelPool, options: GalleryRouteOptions, admit:
     async (req, res) => {
       const gallery = galleryOf(res);
       const images = faceImagesOf(res);
-      const { faces, embeddings, detector } = await embedFaces(res, images, options);
+      // Hashed before embedding: decoding hands the bytes to a worker thread, which detaches them.
       const sha = images.map((img) => createHash('sha256').update(img.bytes).digest('hex'));
+      const { faces, embeddings, detector } = await embedFaces(res, images, options);
       const added = await gallery.addFaces(
         String(req.params.id),
         faces.map((f, i) => ({

@@ -47,9 +47,10 @@ export interface PredictOptions {
 /**
  * What every prediction route runs before reading the body: the API key's `infer` scope, the
  * in-flight cap, the model (found, of the task, ready), its query parameters, and the request's
- * deadline. Routes that other modules add (detect, galleries) use it too.
+ * deadline. Routes that other modules add (detect, galleries, KServe inference on raw tensors:
+ * task 'any') use it too.
  */
-export function predictGuards(pool: ModelPool, task: Task, options: Pick<PredictOptions, 'access' | 'maxInFlight' | 'deadlineMs' | 'maxTopK'>): RequestHandler[] {
+export function predictGuards(pool: ModelPool, task: Task | 'any', options: Pick<PredictOptions, 'access' | 'maxInFlight' | 'deadlineMs' | 'maxTopK'>): RequestHandler[] {
   return [options.access.require('infer'), admission(options.maxInFlight), withModel(pool, task, options.maxTopK), requestContext(options.deadlineMs)];
 }
 
@@ -220,11 +221,11 @@ const checkOperatingPoint: RequestHandler = (req, res, next) => {
  * a typo in the URL, a wrong task or a model that is not ready answers at once instead of
  * after a 10 MB upload.
  */
-function withModel(pool: ModelPool, task: Task, maxTopK: number): RequestHandler {
+function withModel(pool: ModelPool, task: Task | 'any', maxTopK: number): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const model = findModel(pool, req);
     const { name, manifest } = model.session;
-    if (manifest.task !== task) {
+    if (task !== 'any' && manifest.task !== task) {
       const other = { classifier: 'classify', embedder: 'embed (or verify)', detector: 'detect' }[manifest.task];
       throw new WRONG_TASK(name, `${withArticle(manifest.task)}, not ${withArticle(task)}`, `use POST /v1/models/${name}/${other}`);
     }
