@@ -32,6 +32,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'create galleries, enrol a folder of faces, export and import galleries and seeds',
     run: async (argv) => (await import('./gallery/gallery-command.js')).galleryCommand(argv),
   },
+  keys: {
+    summary: 'create, list and revoke API keys (hashed in the key file)',
+    run: async (argv) => (await import('./server/auth/keys-command.js')).keysCommand(argv),
+  },
   models: {
     summary: 'list the model artifacts in a models folder and check them',
     run: async (argv) => (await import('./artifact/models-command.js')).modelsCommand(argv),

@@ -6,11 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-export async function atomicWriteFile(path: string, data: Uint8Array | string): Promise<void> {
+/** `mode`: the new file's permissions (default 0o666 less the umask), e.g. 0o600 for secrets. */
+export async function atomicWriteFile(path: string, data: Uint8Array | string, mode?: number): Promise<void> {
   // A dot-prefixed name so that a registry scan never mistakes it for an artifact file.
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const handle = await open(temp, 'w');
+    const handle = await open(temp, 'w', mode);
     try {
       await handle.writeFile(data);
       await handle.sync();

@@ -11,13 +11,18 @@ import { DEVICES, type Device } from '../infer/devices.js';
 export const ADMIN_ROUTE_MODES = ['loopback', 'any', 'off'] as const;
 export type AdminRouteMode = (typeof ADMIN_ROUTE_MODES)[number];
 export const EXECUTORS = ['worker', 'inline'] as const;
+/** API keys: auto (required when the server listens beyond loopback), on, off. */
+export const AUTH_MODES = ['auto', 'on', 'off'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+export const LOG_FORMATS = ['json', 'text'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 /** Where a model's onnxruntime sessions run: worker threads, or the main thread (async API). */
 export type ExecutorKind = (typeof EXECUTORS)[number];
 
 export interface ServerSection {
   port: number;
-  /** Interface to listen on; undefined: all interfaces. */
-  host: string | undefined;
+  /** Interface to listen on (default 127.0.0.1; 0.0.0.0 or :: for all interfaces). */
+  host: string;
   models: string;
   device: Device;
   quiet: boolean;
@@ -29,6 +34,24 @@ export interface ServerSection {
   galleries: string | undefined;
   /** Gallery log size that starts a new snapshot. */
   galleryCheckpointBytes: number;
+  /** Whether requests need an API key (src/server/auth). */
+  auth: AuthMode;
+  /** The API key file (hashes and scopes, written by `protoserve keys create`). */
+  apiKeyFile: string;
+  /** More API key records, "<id>:<sha256>:<scope,...>" separated by spaces. */
+  apiKeys: string | undefined;
+  /** Browser origins allowed to call the API (comma-separated, or "*"); undefined: CORS off. */
+  corsOrigins: string | undefined;
+  /** json: one JSON object per line; text: plain lines. */
+  logFormat: LogFormat;
+  /** Whether GET /metrics answers (Prometheus text format). */
+  metrics: boolean;
+  /** A client must send its request headers within this many ms (else 408). */
+  headersTimeoutMs: number;
+  /** A client must send its whole request (headers and body) within this many ms (else 408). */
+  requestTimeoutMs: number;
+  /** On SIGTERM, in-flight requests get this long to finish before connections are cut. */
+  shutdownGraceMs: number;
 }
 
 export interface LimitsSection {
@@ -97,7 +120,7 @@ const DEFAULT_DECODES = Math.max(2, Math.min(8, availableParallelism()));
 
 export const FIELDS: readonly Field[] = [
   { section: 'server', key: 'port', prop: 'port', kind: 'int', default: 8080, min: 0, max: 65535, aliases: ['PORT'], doc: 'port; 0 picks a free one' },
-  { section: 'server', key: 'host', prop: 'host', kind: 'string', default: undefined, aliases: ['HOST'], doc: 'interface to listen on (default: all interfaces)' },
+  { section: 'server', key: 'host', prop: 'host', kind: 'string', default: '127.0.0.1', aliases: ['HOST'], doc: 'interface to listen on: this machine only by default; 0.0.0.0 (or ::) for every interface, which requires API keys (server.auth)' },
   { section: 'server', key: 'models', prop: 'models', kind: 'string', default: 'models', doc: 'the models folder (<name>/model.onnx + manifest.json)' },
   { section: 'server', key: 'device', prop: 'device', kind: 'enum', default: 'auto', values: DEVICES, doc: 'auto: cuda when its provider loads, else cpu' },
   { section: 'server', key: 'quiet', prop: 'quiet', kind: 'bool', default: false, doc: 'no per-request log lines' },
@@ -105,6 +128,15 @@ export const FIELDS: readonly Field[] = [
   { section: 'server', key: 'request_deadline_ms', prop: 'requestDeadlineMs', kind: 'int', default: 30_000, min: 1, max: 3_600_000, doc: 'a prediction not answered by then gets 504 DEADLINE_EXCEEDED (a request may ask for less with X-Request-Deadline-Ms)' },
   { section: 'server', key: 'galleries', prop: 'galleries', kind: 'string', default: undefined, aliases: ['GALLERIES'], doc: 'the galleries folder, created if missing (`protoserve serve`: ./galleries when unset; without one, gallery routes answer 503)' },
   { section: 'server', key: 'gallery_checkpoint_bytes', prop: 'galleryCheckpointBytes', kind: 'int', default: 64 * MiB, min: 1024, max: 1024 * 1024 * MiB, doc: "a gallery's write-ahead log size that starts a new snapshot (smaller: faster restarts, more snapshot writes)" },
+  { section: 'server', key: 'auth', prop: 'auth', kind: 'enum', default: 'auto', values: AUTH_MODES, doc: 'API keys: auto (required when listening beyond loopback), on, or off (no keys, even on 0.0.0.0)' },
+  { section: 'server', key: 'api_key_file', prop: 'apiKeyFile', kind: 'string', default: 'api-keys.json', doc: 'API key file: ids, scopes and sha256 hashes, never the keys (`protoserve keys create`)' },
+  { section: 'server', key: 'api_keys', prop: 'apiKeys', kind: 'string', default: undefined, aliases: ['PROTOSERVE_API_KEYS'], doc: 'more API keys as hashed records "<id>:<sha256>:<scope>,..." separated by spaces (`protoserve keys create --record`)' },
+  { section: 'server', key: 'cors_origins', prop: 'corsOrigins', kind: 'string', default: undefined, doc: 'browser origins allowed to call the API, comma-separated (https://app.example.com), or *; unset: CORS off' },
+  { section: 'server', key: 'log_format', prop: 'logFormat', kind: 'enum', default: 'json', values: LOG_FORMATS, doc: 'json: one object per line (time, level, msg, request_id, route, status, duration_ms, ...); text: plain lines' },
+  { section: 'server', key: 'metrics', prop: 'metrics', kind: 'bool', default: true, doc: 'GET /metrics in the Prometheus text format (needs the metrics scope when keys are on)' },
+  { section: 'server', key: 'headers_timeout_ms', prop: 'headersTimeoutMs', kind: 'int', default: 10_000, min: 100, max: 600_000, doc: 'a client must send its request headers within this time, else 408 REQUEST_TIMEOUT (slow clients)' },
+  { section: 'server', key: 'request_timeout_ms', prop: 'requestTimeoutMs', kind: 'int', default: 60_000, min: 100, max: 3_600_000, doc: 'a client must send its whole request, body included, within this time, else 408 REQUEST_TIMEOUT' },
+  { section: 'server', key: 'shutdown_grace_ms', prop: 'shutdownGraceMs', kind: 'int', default: 10_000, min: 0, max: 600_000, doc: 'on SIGTERM, in-flight requests get this long to finish before their connections are cut' },
   { section: 'limits', key: 'max_body_bytes', prop: 'maxBodyBytes', kind: 'int', default: 10 * MiB, min: 1024, max: 1024 * MiB, doc: 'largest image upload (each file of a verification)' },
   { section: 'limits', key: 'max_pixels', prop: 'maxPixels', kind: 'int', default: 24_000_000, min: 1, max: 1_073_741_824, doc: "largest decoded image in pixels (sharp's limitInputPixels; 24 Mpx is a 6000x4000 photo)" },
   { section: 'limits', key: 'max_faces', prop: 'maxFaces', kind: 'int', default: 32, min: 1, max: 10_000, doc: 'faces aligned and embedded per photo, largest first' },

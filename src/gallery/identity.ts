@@ -48,6 +48,23 @@ export function checkIdentityId(id: unknown): string {
 }
 
 export const MAX_METADATA_BYTES = 16 * 1024;
+/** Nesting levels metadata may have (deeper JSON would overflow the stack of JSON.stringify). */
+export const MAX_METADATA_DEPTH = 32;
+
+/**
+ * Walks metadata without recursion: refuses nesting deeper than MAX_METADATA_DEPTH and numbers
+ * JSON cannot keep (1e999 parses to Infinity, which would be stored as null: lost data).
+ */
+function checkValues(value: object, what: string): void {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new GalleryError('INVALID_PARAMETER', `${what} holds ${v}, which JSON cannot keep; send finite numbers`);
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > MAX_METADATA_DEPTH) throw new GalleryError('INVALID_PARAMETER', `${what} is nested more than ${MAX_METADATA_DEPTH} levels deep`);
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+}
 
 /** Metadata: a JSON object of at most MAX_METADATA_BYTES. */
 export function checkMetadata(value: unknown, what = 'metadata'): Metadata {
@@ -55,6 +72,7 @@ export function checkMetadata(value: unknown, what = 'metadata'): Metadata {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new GalleryError('INVALID_PARAMETER', `${what} must be a JSON object, got ${JSON.stringify(value)?.slice(0, 60)}`);
   }
+  checkValues(value, what);
   const bytes = Buffer.byteLength(JSON.stringify(value));
   if (bytes > MAX_METADATA_BYTES) throw new GalleryError('INVALID_PARAMETER', `${what} is ${bytes} bytes of JSON; at most ${MAX_METADATA_BYTES}`);
   return value as Metadata;

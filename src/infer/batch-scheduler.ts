@@ -25,6 +25,17 @@ export interface BatchSettings {
   maxDelayMs: number;
   /** Most items waiting (not yet running). */
   maxQueue: number;
+  /** Told of every batch that ran (metrics: batch sizes, queue and inference times). */
+  onBatch?: (batch: BatchRecord) => void;
+}
+
+/** One batch that ran: its size, how long its items waited, how long it ran. */
+export interface BatchRecord {
+  size: number;
+  /** ms each item waited in the queue. */
+  queueMs: number[];
+  /** ms of the run (executor round trip). */
+  inferenceMs: number;
 }
 
 export interface SubmitOptions {
@@ -212,6 +223,7 @@ export class BatchScheduler {
     this.counts.items += items.length;
     this.counts.batches++;
     const perItem = inferenceMs / items.length;
+    this.settings.onBatch?.({ size: items.length, queueMs: items.map((item) => started - item.enqueued), inferenceMs });
     this.msPerItem = this.msPerItem === 0 ? perItem : (1 - EWMA) * this.msPerItem + EWMA * perItem;
     items.forEach((item, i) => {
       const row = rows[i];

@@ -10,7 +10,7 @@
 import type { Manifest } from '../artifact/manifest.js';
 import type { SchedulerSettings } from '../config/server-config.js';
 import { InvariantError, messageOf } from '../errors.js';
-import { BatchScheduler, type ItemResult, type SchedulerStats } from './batch-scheduler.js';
+import { BatchScheduler, type BatchRecord, type ItemResult, type SchedulerStats } from './batch-scheduler.js';
 import type { ProviderAttempt } from './create-session.js';
 import type { Device, ExecutionProvider } from './devices.js';
 import type { InferenceExecutor } from './executor.js';
@@ -47,6 +47,8 @@ export class ScheduledModel {
   private failure?: string;
   private executor?: InferenceExecutor;
   private scheduler?: BatchScheduler;
+  /** Told of every batch this model runs (set by its pool, for metrics). */
+  onBatch?: (batch: BatchRecord) => void;
 
   constructor(
     readonly manifest: Manifest,
@@ -101,7 +103,7 @@ export class ScheduledModel {
   /** Gives the model its executor (state stays loading until warmup() passes). */
   attach(executor: InferenceExecutor): void {
     this.executor = executor;
-    this.scheduler = new BatchScheduler(executor, this.itemSize, { maxBatch: this.maxBatch, maxDelayMs: this.settings.maxDelayMs, maxQueue: this.settings.maxQueue }, this.name);
+    this.scheduler = new BatchScheduler(executor, this.itemSize, { maxBatch: this.maxBatch, maxDelayMs: this.settings.maxDelayMs, maxQueue: this.settings.maxQueue, onBatch: (b) => this.onBatch?.(b) }, this.name);
     executor.onBroken = (why) => this.fail(why);
   }
 

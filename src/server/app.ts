@@ -1,4 +1,5 @@
-// The Express application: routes per resource, one error registry, one line of log per request.
+// The Express application: routes per resource, one error registry, one line of log per request,
+// a request id, metrics, CORS and API keys in front of every route.
 import express, { type Express, type Request } from 'express';
 
 import { defaultConfig, type ServerConfig } from '../config/server-config.js';
@@ -7,11 +8,16 @@ import { DecodePool } from '../infer/decode-pool.js';
 import type { ModelSession } from '../infer/model-session.js';
 import { adminGuard } from './admin-guard.js';
 import { admission } from './admission.js';
+import { AccessControl } from './auth/access-control.js';
+import { corsPolicy } from './cors-policy.js';
 import { METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND } from './error-codes.js';
 import { errorHandler } from './error-handler.js';
+import { consoleSink, type LogSink } from './log-sink.js';
 import { KSERVE_ROUTES } from './kserve/paths.js';
 import { ModelPool } from './model-pool.js';
+import { requestId } from './request-id.js';
 import { requestLog } from './request-log.js';
+import { ServerMetrics } from './server-metrics.js';
 import { DOC_ROUTES } from './openapi/doc-routes.js';
 import { DETECT_ROUTES, detectRoutes } from './routes/detect.js';
 import { docRoutes } from './routes/docs.js';
@@ -19,6 +25,7 @@ import { FACE_ROUTES, faceRoutes } from './routes/faces.js';
 import { GALLERY_ROUTES, galleryRoutes } from './routes/galleries.js';
 import { HEALTH_ROUTES, healthRoutes } from './routes/health.js';
 import { IDENTITY_ROUTES, identityRoutes } from './routes/identities.js';
+import { METRICS_ROUTES, metricsRoutes } from './routes/metrics.js';
 import { kserveRoutes } from './routes/kserve.js';
 import { MODEL_ROUTES, modelRoutes } from './routes/models.js';
 import { PREDICT_ROUTES, predictRoutes } from './routes/predict.js';
@@ -42,11 +49,18 @@ export interface AppOptions {
   galleries?: Galleries;
   /** No per-request log lines. */
   quiet?: boolean;
-  /** Where request lines go (default console.log). */
-  log?: (line: string) => void;
-  /** Where 5xx details go (default console.error). */
-  logError?: (line: string) => void;
+  /** Where request lines go (default stdout, in config.server.log_format). */
+  log?: LogSink;
+  /** Where 5xx details go (default stderr, in config.server.log_format). */
+  logError?: LogSink;
+  /** Who may call what (default: no keys required; startServer decides from the config). */
+  access?: AccessControl;
+  /** The metrics GET /metrics answers (default: new ones, without process metrics; none when config.server.metrics is false). */
+  metrics?: ServerMetrics;
 }
+
+/** Paths that never need an API key: health (probes), the web page and the API document. */
+export const PUBLIC_PATHS: readonly string[] = [HEALTH_ROUTES.live, HEALTH_ROUTES.ready, DOC_ROUTES.page, DOC_ROUTES.openapi];
 
 /** Routes and the methods they answer, for 405s. */
 const ALLOWED: ReadonlyArray<[string, string]> = [
@@ -68,6 +82,7 @@ const ALLOWED: ReadonlyArray<[string, string]> = [
   [IDENTITY_ROUTES.verify, 'POST'],
   [FACE_ROUTES.list, 'GET, HEAD, POST'],
   [FACE_ROUTES.one, 'DELETE'],
+  [METRICS_ROUTES.metrics, 'GET, HEAD'],
   [KSERVE_ROUTES.server, 'GET, HEAD'],
   [KSERVE_ROUTES.model, 'GET, HEAD'],
   [KSERVE_ROUTES.modelVersion, 'GET, HEAD'],
@@ -89,15 +104,26 @@ export function createApp(options: AppOptions): Express {
     options.decoders ??
     new DecodePool({ concurrency: limits.concurrentDecodes, maxQueued: limits.maxQueuedDecodes, maxPixels: limits.maxPixels, maxFaces: limits.maxFaces });
 
+  const access = options.access ?? AccessControl.open();
+  const metrics = config.server.metrics ? (options.metrics ?? new ServerMetrics({ pool, galleries: options.galleries, decoders })) : undefined;
+  const cors = corsPolicy(config.server.corsOrigins);
+
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  if (!options.quiet) app.use(requestLog(options.log ?? ((line) => console.log(line))));
-
+  app.use(requestId());
+  if (metrics) app.use(metrics.middleware());
+  if (!options.quiet) app.use(requestLog(options.log ?? consoleSink(config.server.logFormat, 'info')));
+  if (cors) app.use(cors);
+  // The web page, its assets and the API document are public: the page asks for a key itself.
   app.use(docRoutes());
+  app.use(access.authenticate(PUBLIC_PATHS));
+
   app.use(healthRoutes(pool));
-  app.use(modelRoutes(pool, { admin: adminGuard(config.server.adminRoutes) }));
+  if (metrics) app.use(metricsRoutes(metrics, access.require('metrics')));
+  app.use(modelRoutes(pool, { admin: adminGuard(config.server.adminRoutes, access), read: access.require('infer') }));
   const predictOptions = {
+    access,
     maxBodyBytes: limits.maxBodyBytes,
     maxTopK: limits.maxTopK,
     maxInFlight: limits.maxInFlightRequests,
@@ -121,6 +147,6 @@ export function createApp(options: AppOptions): Express {
   app.use((req: Request) => {
     throw new ROUTE_NOT_FOUND(req.method, req.path);
   });
-  app.use(errorHandler({ logError: options.logError ?? ((line) => console.error(line)), maxBodyBytes: limits.maxBodyBytes }));
+  app.use(errorHandler({ logError: options.logError ?? consoleSink(config.server.logFormat, 'error'), maxBodyBytes: limits.maxBodyBytes }));
   return app;
 }

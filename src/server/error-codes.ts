@@ -69,6 +69,10 @@ export const WRONG_TASK = createError('WRONG_TASK', 'Model "%s" is %s; %s', 400)
 export const BAD_REQUEST = createError('BAD_REQUEST', 'Bad request: %s', 400);
 // 403
 export const ADMIN_FORBIDDEN = createError('ADMIN_FORBIDDEN', '%s', 403);
+// 401, 403: API keys (src/server/auth/access-control.ts)
+export const API_KEY_REQUIRED = createError('API_KEY_REQUIRED', 'This server requires an API key: %s', 401);
+export const API_KEY_INVALID = createError('API_KEY_INVALID', 'The API key is not valid: %s', 401);
+export const INSUFFICIENT_SCOPE = createError('INSUFFICIENT_SCOPE', 'API key %s has scopes %s; %s needs the scope "%s" (or admin)', 403);
 // 404, 405
 export const MODEL_NOT_FOUND = createError('MODEL_NOT_FOUND', 'Model "%s" not found; available models: %s', 404);
 export const ROUTE_NOT_FOUND = createError('ROUTE_NOT_FOUND', 'No route %s %s; see GET /v1/models', 404);
@@ -82,6 +86,9 @@ export const UNSUPPORTED_MEDIA_TYPE = createError(
   415,
 );
 export const IMAGE_UNREADABLE = createError('IMAGE_UNREADABLE', '%s', 415);
+// 408, 431: the HTTP layer refused the request before a route saw it (src/server/client-errors.ts)
+export const REQUEST_TIMEOUT = createError('REQUEST_TIMEOUT', 'The request was not received in time: %s', 408);
+export const HEADERS_TOO_LARGE = createError('HEADERS_TOO_LARGE', 'The request headers are larger than the server accepts (%s bytes in all)', 431);
 // 400, 422: faces in whole photos
 export const DETECTOR_UNAVAILABLE = createError('DETECTOR_UNAVAILABLE', 'Model "%s" takes whole photos through a face detector, but %s; send an aligned face crop with ?input=aligned', 400);
 export const NO_FACE_FOUND = createError('NO_FACE_FOUND', 'No face found in %s (detector "%s", score threshold %s)', 422);

@@ -9,6 +9,8 @@ import { GalleryError } from '../gallery/gallery-error.js';
 import { InferError } from '../infer/infer-error.js';
 import { SchedulerError } from '../infer/scheduler-error.js';
 import { DEFAULT_MAX_BODY_BYTES } from './content-type-parser.js';
+import type { LogSink } from './log-sink.js';
+import { requestIdOf } from './request-id.js';
 import {
   BAD_REQUEST,
   ERROR_CODES,
@@ -67,15 +69,16 @@ function whole(err: InferError | GalleryError): HttpError {
   return new HttpError(def.code, def.statusCode, err.message);
 }
 
-export function errorHandler(options: { logError: (line: string) => void; maxBodyBytes: number }): ErrorRequestHandler {
+export function errorHandler(options: { logError: LogSink; maxBodyBytes: number }): ErrorRequestHandler {
   const { logError, maxBodyBytes } = options;
   return (err, req, res, next) => {
     if (res.headersSent) return next(err); // express closes the connection
     const httpError = toHttpError(err, maxBodyBytes);
+    res.locals.errorCode = httpError.code; // for the request's log line and metrics
     // Registry errors thrown on purpose (e.g. NOT_READY) are expected; anything else that ends
     // in a 5xx is a bug or a runtime failure worth its stack in the log.
     if (httpError.statusCode >= 500 && !(err instanceof HttpError)) {
-      logError(`${req.method} ${req.originalUrl}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      logError(`${req.method} ${req.originalUrl}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, { request_id: requestIdOf(res) });
     }
     if (httpError.retryAfterS !== undefined) res.setHeader('Retry-After', String(httpError.retryAfterS));
     res.status(httpError.statusCode).json(isKservePath(req.path) ? httpError.toKserveJSON() : httpError.toJSON());

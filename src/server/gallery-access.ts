@@ -5,6 +5,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 import type { Gallery } from '../gallery/gallery.js';
+import type { AccessControl } from './auth/access-control.js';
 import type { Galleries } from '../gallery/gallery-registry.js';
 import { GalleryError } from '../gallery/gallery-error.js';
 import { alignedFaces, type AlignedFace, type FaceFinder, type FaceImage } from '../infer/aligned-faces.js';
@@ -17,6 +18,8 @@ import { detectorFor, faceInputParam } from './routes/face-photos.js';
 import { bodyRead, runOptions, timed } from './routes/predict.js';
 
 export interface GalleryRouteOptions {
+  /** API keys: reads and identification need `infer`, changes `gallery:write`. */
+  access: AccessControl;
   /** The galleries folder; without it every gallery route answers GALLERY_UNAVAILABLE. */
   galleries?: Galleries;
   maxBodyBytes: number;

@@ -15,10 +15,14 @@ import type { Device } from '../infer/devices.js';
 import type { InferenceExecutor } from '../infer/executor.js';
 import { InlineExecutor } from '../infer/inline-executor.js';
 import { ModelSession } from '../infer/model-session.js';
+import type { BatchRecord } from '../infer/batch-scheduler.js';
 import { ScheduledModel, type ModelState } from '../infer/scheduled-model.js';
 import { WorkerExecutor } from '../infer/worker-executor.js';
 
 export type { ModelState };
+
+/** Told of every batch any model of the pool runs (metrics). */
+export type BatchListener = (model: ScheduledModel, batch: BatchRecord) => void;
 
 /** A served model: `session` is its ScheduledModel (every run goes through its queue). */
 export interface ServedModel {
@@ -77,6 +81,7 @@ export class ModelPool {
   /** One load/unload at a time per model name. */
   private readonly busy = new Map<string, Promise<unknown>>();
   private warming?: Promise<void>;
+  private readonly batchListeners = new Set<BatchListener>();
 
   /**
    * A pool over sessions the caller created (run on the main thread, batched per
@@ -89,7 +94,7 @@ export class ModelPool {
   ) {
     for (const session of sessions) {
       if (this.models.has(session.name)) throw new InvariantError(`ModelPool: model "${session.name}" given twice`);
-      const model = new ScheduledModel(session.manifest, schedulerSettingsFor(source.config, session.name));
+      const model = this.observed(new ScheduledModel(session.manifest, schedulerSettingsFor(source.config, session.name)));
       model.attach(new InlineExecutor(session));
       this.models.set(session.name, new Entry(model));
     }
@@ -231,7 +236,7 @@ export class ModelPool {
   private async start(artifact: LoadedArtifact): Promise<Entry> {
     const { manifest } = artifact;
     const settings = schedulerSettingsFor(this.source.config, manifest.name);
-    const model = new ScheduledModel(manifest, settings);
+    const model = this.observed(new ScheduledModel(manifest, settings));
     const entry = this.models.get(manifest.name) ?? new Entry(model);
     entry.session = model;
     this.models.set(manifest.name, entry);
@@ -252,6 +257,19 @@ export class ModelPool {
     const where = executor.kind === 'worker' ? `${executor.slots} worker thread${executor.slots === 1 ? '' : 's'}` : 'the main thread';
     this.source.log?.(`model ${manifest.name} ${manifest.version} (${manifest.task}, ${basename(artifact.dir)}/) runs on ${describeProvider(executor)}, ${where}, batches of up to ${model.maxBatch}`);
     return entry;
+  }
+
+  /** Adds a listener told of every batch run by any model, now or loaded later; returns its removal. */
+  onBatch(listener: BatchListener): () => void {
+    this.batchListeners.add(listener);
+    return () => this.batchListeners.delete(listener);
+  }
+
+  private observed(model: ScheduledModel): ScheduledModel {
+    model.onBatch = (batch) => {
+      for (const listener of this.batchListeners) listener(model, batch);
+    };
+    return model;
   }
 
   private exclusive<T>(name: string, job: () => Promise<T>): Promise<T> {

@@ -6,6 +6,7 @@ import { configToJson, loadServerConfig } from '../config/load-server-config.js'
 import { ProtoserveError, messageOf } from '../errors.js';
 import { DEVICES, parseDevice } from '../infer/devices.js';
 import { DEFAULT_MAX_BODY_BYTES } from './content-type-parser.js';
+import { consoleSink } from './log-sink.js';
 import { startServer, type RunningServer } from './server.js';
 
 export const SERVE_USAGE = `Usage: protoserve serve [options]
@@ -21,7 +22,12 @@ Options:
   --models <dir>       models folder (default ./models)
   --galleries <dir>    galleries folder, created if missing (default $GALLERIES or ./galleries)
   --port <n>           port, 0 for any free one (default $PORT or 8080)
-  --host <addr>        interface to listen on (default $HOST or all interfaces)
+  --host <addr>        interface to listen on (default $HOST or 127.0.0.1, this machine only;
+                       0.0.0.0 for every interface, which requires API keys: protoserve keys create)
+  --auth <mode>        API keys: auto (required beyond loopback; default), on, off
+  --api-key-file <f>   the API key file (default ./api-keys.json)
+  --cors-origins <o>   browser origins allowed to call the API (comma-separated, or *); default off
+  --log-format <f>     json (default: one object per line, with request_id) | text
   --device <name>      ${DEVICES.join(' | ')} (default auto: cuda if it loads, else cpu)
   --max-body-mb <n>    largest accepted image upload in MB (default ${DEFAULT_MAX_BODY_BYTES / 1024 / 1024})
   --quiet              no per-request log lines
@@ -30,6 +36,7 @@ Options:
 Endpoints:
   GET  /v2/health/live              200 once listening
   GET  /v2/health/ready             200 once every loaded model is ready, else 503; each model's state
+  GET  /metrics                     Prometheus metrics (scope metrics when keys are on)
   GET  /v1/models                   served models, with the execution provider of each
   GET  /v1/models/{name}            a model's manifest
   POST /v1/models/{name}/classify   image (multipart field "image", or raw image/* body) -> top-k labels; ?top_k=5
@@ -78,6 +85,10 @@ export async function serveCommand(argv: string[], hooks: ServeCommandHooks = {}
         host: { type: 'string' },
         device: { type: 'string' },
         'max-body-mb': { type: 'string' },
+        auth: { type: 'string' },
+        'api-key-file': { type: 'string' },
+        'cors-origins': { type: 'string' },
+        'log-format': { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -110,6 +121,10 @@ export async function serveCommand(argv: string[], hooks: ServeCommandHooks = {}
       'server.host': values.host,
       'server.device': values.device,
       'server.quiet': values.quiet,
+      'server.auth': values.auth,
+      'server.api_key_file': values['api-key-file'],
+      'server.cors_origins': values['cors-origins'],
+      'server.log_format': values['log-format'],
       'limits.max_body_bytes': maxBodyBytes === undefined ? undefined : String(maxBodyBytes),
     },
   });
@@ -120,7 +135,9 @@ export async function serveCommand(argv: string[], hooks: ServeCommandHooks = {}
     return;
   }
 
-  const running = await startServer({ config, log, logError: hooks.logError });
+  // Server lines (the closing one included) go out in server.log_format unless a hook takes them.
+  const serverLog = hooks.log ?? consoleSink(config.server.logFormat, 'info');
+  const running = await startServer({ config, log: serverLog, logError: hooks.logError });
   hooks.onListening?.(running);
 
   await new Promise<void>((resolve) => {
@@ -128,7 +145,7 @@ export async function serveCommand(argv: string[], hooks: ServeCommandHooks = {}
       process.off('SIGINT', onSigint);
       process.off('SIGTERM', onSigterm);
       hooks.signal?.removeEventListener('abort', onAbort);
-      log(`${why}: closing`);
+      serverLog(`${why}: closing`);
       running.close().then(resolve, resolve);
     };
     const onSigint = () => stop('SIGINT');

@@ -20,6 +20,7 @@ import { ERROR_CODES } from '../../src/server/error-codes.js';
 import { ModelPool } from '../../src/server/model-pool.js';
 import { colorEmbedder, colorEmbedding, meanIntensityClassifier, meanLogits, MEAN_LABELS, nanClassifier, refSoftmax, solidPng, tempDir, writeModels } from '../infer/tiny-models.js';
 import { GALLERY_SUITE_CODES } from './gallery-suite-codes.js';
+import { HOSTILE_SUITE_CODES, SECURITY_SUITE_CODES } from './security-suite-codes.js';
 import { KSERVE_SUITE_CODES } from './kserve-suite-codes.js';
 
 const MAX_BODY = 64 * 1024;
@@ -661,8 +662,8 @@ describe('HTTP API', () => {
   });
 
   describe('registry and log', () => {
-    test('every registered error code was answered by some test above (gallery codes: galleries.test.ts; KServe: kserve.test.ts)', () => {
-      const elsewhere: readonly string[] = [...GALLERY_SUITE_CODES, ...KSERVE_SUITE_CODES];
+    test('every registered error code was answered by some test above (gallery codes: galleries.test.ts; KServe: kserve.test.ts; keys and the HTTP layer: security and hostile-input tests)', () => {
+      const elsewhere: readonly string[] = [...GALLERY_SUITE_CODES, ...KSERVE_SUITE_CODES, ...SECURITY_SUITE_CODES, ...HOSTILE_SUITE_CODES];
       const missing = [...ERROR_CODES.keys()].filter((c) => !seen.has(c) && !elsewhere.includes(c));
       assert.deepEqual(missing, []);
       for (const def of ERROR_CODES.values()) assert.ok(def.statusCode >= 400 && def.statusCode < 600, def.code);

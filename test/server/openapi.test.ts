@@ -123,6 +123,7 @@ describe('OpenAPI document against the real server on the shipped models', () =>
   test('health and models', async () => {
     await check(await api().get('/v2/health/live'), 200);
     await check(await api().get('/v2/health/ready'), 200);
+    await check(await api().get('/metrics'), 200);
     const list = await check(await api().get('/v1/models'), 200);
     assert.deepEqual(list.body.models.map((m: { name: string }) => m.name).sort(), ['blazeface', 'mnist-resnet8', 'mobileface']);
     await check(await api().get('/v1/models/mnist-resnet8'), 200);

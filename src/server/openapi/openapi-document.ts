@@ -2,6 +2,7 @@
 // registry, so it cannot name a status a code does not have. Each error answer lists its codes
 // (in its description and as x-error-codes); /v2 answers errors in the Open Inference
 // Protocol's shape ({"error": "<message>", "code"}), every other route as {"error": {code, message}}.
+import { API_KEY_SECURITY_SCHEMES } from '../auth/access-control.js';
 import { ERROR_CODES } from '../error-codes.js';
 import { isKservePath } from '../kserve/paths.js';
 import { SERVER_NAME, SERVER_VERSION } from '../server-info.js';
@@ -66,6 +67,7 @@ function operationObject(op: Operation) {
     tags: [op.tag],
     ...(params.length || query.length ? { parameters: [...params, ...query] } : {}),
     ...(op.body ? { requestBody: requestBody(op.body) } : {}),
+    ...(op.apiKey ? { security: [{ apiKey: [] }] } : {}),
     responses,
   };
 }
@@ -82,8 +84,8 @@ export function openApiDocument(): Record<string, unknown> {
         'Image classification, face detection, 1:1 verification and 1:N identification on ONNX models, and the KServe v2 / Open Inference Protocol on raw tensors. ' +
         `Every error carries a code from one registry (components.schemas.ErrorCode); each answer lists its codes in x-error-codes. A path that matches no operation answers ${NO_OPERATION.join(', ')} (404).`,
     },
-    tags: ['docs', 'health', 'models', 'inference', 'galleries', 'kserve'].map((name) => ({ name })),
+    tags: ['docs', 'health', 'models', 'inference', 'galleries', 'kserve', 'metrics'].map((name) => ({ name })),
     paths,
-    components: { schemas: componentSchemas() },
+    components: { schemas: componentSchemas(), securitySchemes: API_KEY_SECURITY_SCHEMES },
   };
 }

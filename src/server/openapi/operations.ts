@@ -8,6 +8,7 @@ import { FACE_ROUTES } from '../routes/faces.js';
 import { GALLERY_ROUTES } from '../routes/galleries.js';
 import { HEALTH_ROUTES } from '../routes/health.js';
 import { IDENTITY_ROUTES } from '../routes/identities.js';
+import { METRICS_ROUTES } from '../routes/metrics.js';
 import { MODEL_ROUTES } from '../routes/models.js';
 import { PREDICT_ROUTES } from '../routes/predict.js';
 import { DOC_ROUTES } from './doc-routes.js';
@@ -26,17 +27,26 @@ export interface Operation {
   /** Express path (`:param`), as the router registers it. */
   path: string;
   summary: string;
-  tag: 'health' | 'models' | 'inference' | 'galleries' | 'kserve' | 'docs';
+  tag: 'health' | 'models' | 'inference' | 'galleries' | 'kserve' | 'docs' | 'metrics';
   query?: QueryParameter[];
   body?: RequestBody;
   /** Success status and the components.schemas name of its body (HTML and JSON documents: a media type). */
   answer: { status: number; schema: string } | { status: number; mediaType: string };
   /** Error codes this operation can answer, besides the ones every operation can (EVERY_OPERATION). */
   errors: string[];
+  /** Whether the operation needs an API key when keys are on (set below from the tag). */
+  apiKey?: boolean;
 }
 
-/** Codes any operation can answer: a malformed path or body, a wrong method, a bug. */
-export const EVERY_OPERATION = ['BAD_REQUEST', 'METHOD_NOT_ALLOWED', 'INTERNAL'];
+/**
+ * Codes any operation can answer: a malformed path or body, a wrong method, a bug, and the HTTP
+ * layer's refusals (a client too slow, headers too large: src/server/client-errors.ts).
+ */
+export const EVERY_OPERATION = ['BAD_REQUEST', 'METHOD_NOT_ALLOWED', 'INTERNAL', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE'];
+/** What an operation behind API keys can answer (src/server/auth/access-control.ts). */
+export const KEY_ERRORS = ['API_KEY_REQUIRED', 'API_KEY_INVALID', 'INSUFFICIENT_SCOPE'];
+/** Tags whose operations never need a key: health probes, the web page and this document. */
+const PUBLIC_TAGS: readonly Operation['tag'][] = ['health', 'docs'];
 /** An answer for a path no operation matches (not an operation: listed in the document's info). */
 export const NO_OPERATION = ['ROUTE_NOT_FOUND'];
 
@@ -62,7 +72,7 @@ function versioned(op: Omit<Operation, 'path'>, path: string, versionPath: strin
   ];
 }
 
-export const OPERATIONS: readonly Operation[] = [
+const TABLE: readonly Operation[] = [
   { method: 'get', path: DOC_ROUTES.page, summary: 'The web page: try every task in a browser', tag: 'docs', answer: { status: 200, mediaType: 'text/html' }, errors: [] },
   { method: 'get', path: DOC_ROUTES.asset, summary: "The web page's script and style sheet", tag: 'docs', answer: { status: 200, mediaType: 'text/javascript' }, errors: ['ROUTE_NOT_FOUND'] },
   { method: 'get', path: DOC_ROUTES.openapi, summary: 'This document', tag: 'docs', answer: { status: 200, mediaType: 'application/json' }, errors: [] },
@@ -194,3 +204,8 @@ export const OPERATIONS: readonly Operation[] = [
     KSERVE_ROUTES.inferVersion,
   ),
 ];
+
+const METRICS: Operation = { method: 'get', path: METRICS_ROUTES.metrics, summary: 'Prometheus metrics (scope metrics)', tag: 'metrics', answer: { status: 200, mediaType: 'text/plain; version=0.0.4' }, errors: [] };
+
+/** Every operation; those outside the public tags need an API key when keys are on. */
+export const OPERATIONS: readonly Operation[] = [...TABLE, METRICS].map((op) => (PUBLIC_TAGS.includes(op.tag) ? op : { ...op, errors: [...op.errors, ...KEY_ERRORS], apiKey: true }));

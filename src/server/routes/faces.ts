@@ -21,9 +21,12 @@ export const FACE_ROUTES = {
 
 export function faceRoutes(pool: ModelPool, options: GalleryRouteOptions, admit: RequestHandler = admission(options.maxInFlight)): Router {
   const router = Router();
+  const read = options.access.require('infer');
+  const write = options.access.require('gallery:write');
 
   router.post(
     FACE_ROUTES.list,
+    write,
     ...faceGuards(pool, options, admit, true),
     (req, res, next) => {
       galleryOf(res).identity(String(req.params.id)); // IDENTITY_NOT_FOUND before the upload
@@ -54,14 +57,14 @@ export function faceRoutes(pool: ModelPool, options: GalleryRouteOptions, admit:
     },
   );
 
-  router.get(FACE_ROUTES.list, withGallery(pool, options, false), (req, res) => {
+  router.get(FACE_ROUTES.list, read, withGallery(pool, options, false), (req, res) => {
     const gallery = galleryOf(res);
     const identity = gallery.identity(String(req.params.id));
     const withEmbeddings = req.query.embeddings === 'true';
     res.json({ model: modelView(gallery), identity: identity.id, faces: identity.faces.map((f) => faceView(f, withEmbeddings)) });
   });
 
-  router.delete(FACE_ROUTES.one, withGallery(pool, options, false), async (req, res) => {
+  router.delete(FACE_ROUTES.one, write, withGallery(pool, options, false), async (req, res) => {
     const gallery = galleryOf(res);
     await gallery.deleteFace(String(req.params.id), String(req.params.face));
     res.json({ model: modelView(gallery), deleted: { identity: String(req.params.id), face: String(req.params.face) } });

@@ -39,8 +39,10 @@ export function faceGuards(pool: ModelPool, options: GalleryRouteOptions, admit:
 
 export function galleryRoutes(pool: ModelPool, options: GalleryRouteOptions, admit: RequestHandler = admission(options.maxInFlight)): Router {
   const router = Router();
+  const read = options.access.require('infer');
+  const write = options.access.require('gallery:write');
 
-  router.post(GALLERY_ROUTES.list, jsonBody(), async (req, res) => {
+  router.post(GALLERY_ROUTES.list, write, jsonBody(), async (req, res) => {
     const body = req.body as Record<string, unknown>;
     for (const key of Object.keys(body)) {
       if (!['name', 'model', 'index', 'metadata'].includes(key)) throw new BAD_REQUEST(`unknown field "${key}"; a gallery is {name, model, index?, metadata?}`);
@@ -64,17 +66,17 @@ export function galleryRoutes(pool: ModelPool, options: GalleryRouteOptions, adm
     res.status(201).json({ model: modelView(gallery), gallery: galleryView(gallery) });
   });
 
-  router.get(GALLERY_ROUTES.list, (_req, res) => {
+  router.get(GALLERY_ROUTES.list, read, (_req, res) => {
     const galleries = galleriesOf(options);
     res.json({ galleries: galleries.list().map(galleryView), unavailable: galleries.unavailable().map(({ name, code, message }) => ({ name, code, message: message.split(galleries.dir).join('galleries folder') })) });
   });
 
-  router.get(GALLERY_ROUTES.one, withGallery(pool, options, false), async (_req, res) => {
+  router.get(GALLERY_ROUTES.one, read, withGallery(pool, options, false), async (_req, res) => {
     const gallery = galleryOf(res);
     res.json({ model: modelView(gallery), gallery: { ...galleryView(gallery), store: await gallery.storeStats() } });
   });
 
-  router.delete(GALLERY_ROUTES.one, withGallery(pool, options, false), async (_req, res) => {
+  router.delete(GALLERY_ROUTES.one, write, withGallery(pool, options, false), async (_req, res) => {
     const gallery = galleryOf(res);
     await galleriesOf(options).delete(gallery.name);
     res.json({ model: modelView(gallery), deleted: { gallery: gallery.name } });
@@ -82,6 +84,7 @@ export function galleryRoutes(pool: ModelPool, options: GalleryRouteOptions, adm
 
   router.post(
     GALLERY_ROUTES.identify,
+    read,
     ...faceGuards(pool, options, admit),
     (req, res, next) => {
       res.locals.k = intParam(req, 'k', DEFAULT_K, MAX_K);

@@ -31,8 +31,10 @@ function only(body: Record<string, unknown>, keys: string[], what: string): void
 
 export function identityRoutes(pool: ModelPool, options: GalleryRouteOptions, admit: RequestHandler = admission(options.maxInFlight)): Router {
   const router = Router();
+  const read = options.access.require('infer');
+  const write = options.access.require('gallery:write');
 
-  router.post(IDENTITY_ROUTES.list, withGallery(pool, options, false), jsonBody(), async (req, res) => {
+  router.post(IDENTITY_ROUTES.list, write, withGallery(pool, options, false), jsonBody(), async (req, res) => {
     const body = req.body as Record<string, unknown>;
     only(body, ['id', 'metadata'], 'an identity is {id, metadata?}');
     const gallery = galleryOf(res);
@@ -40,7 +42,7 @@ export function identityRoutes(pool: ModelPool, options: GalleryRouteOptions, ad
     res.status(201).json({ model: modelView(gallery), identity: identityView(identity) });
   });
 
-  router.get(IDENTITY_ROUTES.list, withGallery(pool, options, false), (req, res) => {
+  router.get(IDENTITY_ROUTES.list, read, withGallery(pool, options, false), (req, res) => {
     const gallery = galleryOf(res);
     const limit = intParam(req, 'limit', DEFAULT_PAGE, MAX_PAGE);
     const cursor = req.query.cursor;
@@ -49,12 +51,12 @@ export function identityRoutes(pool: ModelPool, options: GalleryRouteOptions, ad
     res.json({ model: modelView(gallery), identities: page.identities.map(identityView), total: gallery.identityCount, next: page.next ?? null });
   });
 
-  router.get(IDENTITY_ROUTES.one, withGallery(pool, options, false), (req, res) => {
+  router.get(IDENTITY_ROUTES.one, read, withGallery(pool, options, false), (req, res) => {
     const gallery = galleryOf(res);
     res.json({ model: modelView(gallery), identity: identityView(gallery.identity(String(req.params.id))) });
   });
 
-  router.patch(IDENTITY_ROUTES.one, withGallery(pool, options, false), jsonBody(), async (req, res) => {
+  router.patch(IDENTITY_ROUTES.one, write, withGallery(pool, options, false), jsonBody(), async (req, res) => {
     const body = req.body as Record<string, unknown>;
     only(body, ['metadata'], 'PATCH takes {metadata: {...}} (JSON Merge Patch: null removes a key)');
     if (body.metadata === undefined) throw new BAD_REQUEST('PATCH takes {metadata: {...}} (JSON Merge Patch: null removes a key)');
@@ -63,7 +65,7 @@ export function identityRoutes(pool: ModelPool, options: GalleryRouteOptions, ad
     res.json({ model: modelView(gallery), identity: identityView(identity) });
   });
 
-  router.delete(IDENTITY_ROUTES.one, withGallery(pool, options, false), async (req, res) => {
+  router.delete(IDENTITY_ROUTES.one, write, withGallery(pool, options, false), async (req, res) => {
     const gallery = galleryOf(res);
     const id = String(req.params.id);
     await gallery.deleteIdentity(id);
@@ -72,6 +74,7 @@ export function identityRoutes(pool: ModelPool, options: GalleryRouteOptions, ad
 
   router.post(
     IDENTITY_ROUTES.verify,
+    read,
     ...faceGuards(pool, options, admit),
     (req, res, next) => {
       const gallery = galleryOf(res);

@@ -51,15 +51,15 @@ export function summarize(model: ServedModel) {
   };
 }
 
-export function modelRoutes(pool: ModelPool, options: { admin: RequestHandler }): Router {
+export function modelRoutes(pool: ModelPool, options: { admin: RequestHandler[]; read: RequestHandler }): Router {
   const router = Router();
-  router.get(MODEL_ROUTES.list, (_req, res) => {
+  router.get(MODEL_ROUTES.list, options.read, (_req, res) => {
     res.json({ models: pool.list().map(summarize), unavailable: pool.unavailable });
   });
-  router.get(MODEL_ROUTES.one, (req, res) => {
+  router.get(MODEL_ROUTES.one, options.read, (req, res) => {
     res.json(findModel(pool, req).session.manifest);
   });
-  router.post(MODEL_ROUTES.load, options.admin, async (req, res) => {
+  router.post(MODEL_ROUTES.load, ...options.admin, async (req, res) => {
     const name = String(req.params.name);
     let model: ServedModel;
     try {
@@ -71,7 +71,7 @@ export function modelRoutes(pool: ModelPool, options: { admin: RequestHandler })
     if (model.state !== 'ready') throw new MODEL_LOAD_FAILED(name, pool.redact(model.reason ?? model.state)).with({ details: { state: model.state } });
     res.json(summarize(model));
   });
-  router.post(MODEL_ROUTES.unload, options.admin, async (req, res) => {
+  router.post(MODEL_ROUTES.unload, ...options.admin, async (req, res) => {
     const name = String(req.params.name);
     const model = await pool.unload(name);
     if (!model) throw notFound(name, pool.names());

@@ -13,6 +13,7 @@ import { DEFAULT_TOP_K } from '../../infer/model-session.js';
 import { detectPhotoFaces, type PhotoFaces } from '../../infer/photo-faces.js';
 import type { RunOptions, ScheduledModel } from '../../infer/scheduled-model.js';
 import { admission } from '../admission.js';
+import type { AccessControl } from '../auth/access-control.js';
 import { imageBody, imageOf, imagePairBody, imagePairOf } from '../content-type-parser.js';
 import { INVALID_PARAMETER, NO_FACE_FOUND, WRONG_TASK } from '../error-codes.js';
 import type { ModelPool, ServedModel } from '../model-pool.js';
@@ -28,6 +29,8 @@ export const PREDICT_ROUTES = {
 } as const;
 
 export interface PredictOptions {
+  /** API keys: every prediction route needs the scope `infer`. */
+  access: AccessControl;
   maxBodyBytes: number;
   /** Largest ?top_k=. */
   maxTopK: number;
@@ -42,12 +45,13 @@ export interface PredictOptions {
 }
 
 /**
- * What every prediction route runs before reading the body: the in-flight cap, the model
- * (found, of the task, ready), its query parameters, and the request's deadline. Routes that
- * other modules add (detect, galleries, KServe inference on raw tensors: task 'any') use it too.
+ * What every prediction route runs before reading the body: the API key's `infer` scope, the
+ * in-flight cap, the model (found, of the task, ready), its query parameters, and the request's
+ * deadline. Routes that other modules add (detect, galleries, KServe inference on raw tensors:
+ * task 'any') use it too.
  */
-export function predictGuards(pool: ModelPool, task: Task | 'any', options: Pick<PredictOptions, 'maxInFlight' | 'deadlineMs' | 'maxTopK'>): RequestHandler[] {
-  return [admission(options.maxInFlight), withModel(pool, task, options.maxTopK), requestContext(options.deadlineMs)];
+export function predictGuards(pool: ModelPool, task: Task | 'any', options: Pick<PredictOptions, 'access' | 'maxInFlight' | 'deadlineMs' | 'maxTopK'>): RequestHandler[] {
+  return [options.access.require('infer'), admission(options.maxInFlight), withModel(pool, task, options.maxTopK), requestContext(options.deadlineMs)];
 }
 
 export function predictRoutes(pool: ModelPool, options: PredictOptions): Router {
