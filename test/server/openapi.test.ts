@@ -125,7 +125,7 @@ describe('OpenAPI document against the real server on the shipped models', () =>
     await check(await api().get('/v2/health/ready'), 200);
     await check(await api().get('/metrics'), 200);
     const list = await check(await api().get('/v1/models'), 200);
-    assert.deepEqual(list.body.models.map((m: { name: string }) => m.name).sort(), ['blazeface', 'mnist-resnet8', 'mobileface']);
+    assert.deepEqual(list.body.models.map((m: { name: string }) => m.name).sort(), ['blazeface', 'fashion-mnist-lt-bce3s', 'mnist-resnet8', 'mobileface']);
     await check(await api().get('/v1/models/mnist-resnet8'), 200);
     await check(await api().get('/v1/models/nope'), 404);
     await check(await api().post('/v1/models/nope/load'), 404);

@@ -71,8 +71,8 @@ describe('web page in headless Chromium', { skip: absent }, () => {
 
   test('lists the served models', async () => {
     const names = await Promise.all((await page.locator('#model-rows tr').all()).map((row) => row.getAttribute('data-model')));
-    assert.deepEqual(names.sort(), ['blazeface', 'mnist-resnet8', 'mobileface']);
-    assert.deepEqual(await page.locator('#classify select option').allTextContents(), ['mnist-resnet8']);
+    assert.deepEqual(names.sort(), ['blazeface', 'fashion-mnist-lt-bce3s', 'mnist-resnet8', 'mobileface']);
+    assert.deepEqual((await page.locator('#classify select option').allTextContents()).sort(), ['fashion-mnist-lt-bce3s', 'mnist-resnet8']);
     assert.deepEqual(await page.locator('#detect select option').allTextContents(), ['blazeface']);
     await shot('models', '#models');
   });
@@ -80,6 +80,7 @@ describe('web page in headless Chromium', { skip: absent }, () => {
   test('classify: a handwritten digit, its label first', async () => {
     const digit = await mnistDigitPng(3);
     const big = await sharp(digit.png).resize(112, 112, { kernel: 'nearest' }).png().toBuffer();
+    await page.locator('#classify select').selectOption('mnist-resnet8');
     await page.locator('#classify input[type=file]').setInputFiles(file('digit.png', big, 'image/png'));
     await submit('#classify');
     const first = page.locator('#classify .predictions li').first();
