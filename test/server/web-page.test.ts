@@ -11,6 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 
+import { keysCommand } from '../../src/server/auth/keys-command.js';
+import { tempDir } from '../infer/tiny-models.js';
 import { mnistDigitPng } from './mnist-digit.js';
 import { FACE_PHOTOS, startShippedServer } from './shipped-server.js';
 
@@ -171,5 +173,59 @@ describe('web page in headless Chromium', { skip: absent }, () => {
 
   test('the page loaded nothing from elsewhere and logged no error', () => {
     assert.deepEqual(pageErrors, []);
+  });
+});
+
+describe('web page on a server that requires API keys', { skip: absent }, () => {
+  let server: Awaited<ReturnType<typeof startShippedServer>>;
+  let browser: Browser;
+  let page: Page;
+  let key: string;
+  let cleanup: () => Promise<void>;
+
+  before(async () => {
+    const tmp = await tempDir();
+    cleanup = tmp.cleanup;
+    const keyFile = join(tmp.dir, 'api-keys.json');
+    const printed: string[] = [];
+    assert.equal(await keysCommand(['create', '--scopes', 'infer', '--file', keyFile], { out: (l) => printed.push(l), note: () => {} }), 0);
+    key = printed[0];
+    server = await startShippedServer({ auth: 'on', apiKeyFile: keyFile });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(server.url + '/');
+    await page.waitForSelector('body[data-ready="true"]');
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    await cleanup?.();
+  });
+
+  test('without a key the page says the server requires one and lists no model', async () => {
+    assert.match(String(await page.locator('#api-key-form .error').textContent()), /^API_KEY_REQUIRED: /);
+    assert.equal(await page.locator('#model-rows tr[data-model]').count(), 0);
+    assert.match(String(await page.locator('#model-rows').textContent()), /requires an API key/);
+  });
+
+  test('a wrong key is refused by name; the right one lists the models and classifies', async () => {
+    await page.locator('#api-key').fill('psk_000000000000_wrong');
+    await page.locator('#api-key-form button[type=submit]').click();
+    await page.waitForSelector('#api-key-form[data-state="failed"]');
+    assert.match(String(await page.locator('#api-key-form .error').textContent()), /^API_KEY_INVALID: /);
+
+    await page.locator('#api-key').fill(key);
+    await page.locator('#api-key-form button[type=submit]').click();
+    await page.waitForSelector('#api-key-form[data-state="done"]');
+    assert.equal(await page.locator('#api-key-form .error').isVisible(), false);
+    assert.equal(await page.locator('#model-rows tr[data-model]').count(), 4);
+
+    const digit = await mnistDigitPng(3);
+    await page.locator('#classify select').selectOption('mnist-resnet8');
+    await page.locator('#classify input[type=file]').setInputFiles({ name: 'digit.png', mimeType: 'image/png', buffer: digit.png });
+    await page.locator('#classify button[type=submit]').click();
+    await page.waitForSelector('#classify[data-state="done"], #classify[data-state="failed"]');
+    assert.equal(await page.locator('#classify').getAttribute('data-state'), 'done', String(await page.locator('#classify .error').textContent()));
+    assert.equal(await page.locator('#classify .predictions li').first().getAttribute('data-label'), String(digit.label));
   });
 });

@@ -3,6 +3,9 @@
 
 const $ = (selector, root = document) => root.querySelector(selector);
 
+/** Where the page keeps the API key a person typed (this tab only; sent as a Bearer token). */
+const API_KEY_ITEM = 'protoserve-api-key';
+
 /** fetch that answers the JSON body, or throws the API's error as "CODE: message". */
 async function api(method, path, body) {
   const init = { method };
@@ -11,6 +14,8 @@ async function api(method, path, body) {
     init.body = JSON.stringify(body);
     init.headers = { 'Content-Type': 'application/json' };
   }
+  const key = sessionStorage.getItem(API_KEY_ITEM);
+  if (key) init.headers = { ...init.headers, Authorization: `Bearer ${key}` };
   const res = await fetch(path, init);
   const json = await res.json().catch(() => null);
   if (!res.ok) {
@@ -262,8 +267,38 @@ function galleries() {
   });
 }
 
+// ---- API key (servers beyond loopback require one: README "Security") ------------------------
+
+function apiKey() {
+  const form = $('#api-key-form');
+  $('#api-key').value = sessionStorage.getItem(API_KEY_ITEM) ?? '';
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const key = $('#api-key').value.trim();
+    if (key) sessionStorage.setItem(API_KEY_ITEM, key);
+    else sessionStorage.removeItem(API_KEY_ITEM);
+    form.dataset.state = 'busy';
+    try {
+      await loadModels();
+      await loadGalleries($('#gallery-select'));
+      showError(form, null);
+      showError($('#classify'), null);
+      showError($('#galleries'), null);
+      form.dataset.state = 'done';
+    } catch (err) {
+      showError(form, err);
+      form.dataset.state = 'failed';
+    }
+  });
+}
+
+apiKey();
 loadModels()
-  .catch((err) => showError($('#classify'), err))
+  .catch((err) => {
+    if (!err.code?.startsWith('API_KEY')) return showError($('#classify'), err);
+    showError($('#api-key-form'), err);
+    $('#model-rows td').textContent = 'This server requires an API key: enter it above.';
+  })
   .finally(() => {
     classify();
     detect();
