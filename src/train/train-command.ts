@@ -286,6 +286,8 @@ function defined<T extends object>(o: T): Partial<T> {
  */
 function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>, lt: LongTailFlags): RunConfig {
   const base = { ...DEFAULT_RUN_CONFIG, ...defined(given), ...lt.given };
+  // Backbones without a base width (the face backbones) take none.
+  if (given.width === undefined && !backboneTakes(base.net, 'width')) delete base.width;
   const specs = objectiveStages(base.objective);
   if (specs.length < 2 && Object.keys(lt.stage2).length > 0) {
     throw new TrainError('TRAIN_USAGE', `--stage2-*: ${base.objective} has one stage (${specs[0].name}); the flags apply to two-stage objectives such as bce3s`);
@@ -293,11 +295,9 @@ function freshConfig(given: Partial<RunConfig>, stageGiven: Partial<StageConfig>
   const stages = specs.map((s, i) => ({ ...DEFAULT_STAGE, ...s.defaults, name: s.name, ...defined(i === 0 ? stageGiven : i === 1 ? lt.stage2 : {}) }));
   const objectiveOptions = resolveObjectiveOptions(base.objective, { ...base.objectiveOptions, ...optionsFromFlags(base.objective, lt.objectiveFlags) });
   if (objectiveTask(base.objective) === 'embedder') {
-    // Face sets bring their own input conventions and flips (embedder-options.ts). Backbones
-    // without a base width (the face backbones) take none; embedders on a CIFAR ResNet get an
-    // embedding layer unless told its size.
+    // Face sets bring their own input conventions and flips (embedder-options.ts); embedders on a
+    // CIFAR ResNet get an embedding layer unless told its size.
     const config: RunConfig = { ...base, objectiveOptions, stages };
-    if (given.width === undefined && !backboneTakes(config.net, 'width')) delete config.width;
     if (config.embeddingDim === undefined && config.net.startsWith('resnet')) config.embeddingDim = 128;
     return config;
   }
