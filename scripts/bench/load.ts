@@ -28,7 +28,7 @@ const { values } = parseArgs({
 });
 
 const image = values.image ? await readFile(values.image) : Buffer.from((await testImagePng(loadDataset('mnist'), 0)).png);
-const args = ['dist/cli.js', 'serve', '--models', values.models, '--port', '0', '--host', '127.0.0.1', '--quiet', ...(values.config ? ['--config', values.config] : [])];
+const args = ['dist/cli.js', 'serve', '--models', values.models, '--port', '0', '--host', '127.0.0.1', '--quiet', '--log-format', 'text', ...(values.config ? ['--config', values.config] : [])];
 const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
 try {
   const url = await new Promise<string>((resolve, reject) => {

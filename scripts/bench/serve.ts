@@ -146,7 +146,7 @@ async function protoserve(modelsDir: string, config: unknown): Promise<{ url: st
   const dir = await mkdtemp(join(tmpdir(), 'serve-bench-'));
   const file = join(dir, 'config.json');
   await writeFile(file, JSON.stringify(config));
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', file, '--models', modelsDir, '--port', '0', '--host', '127.0.0.1', '--device', 'cpu', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', file, '--models', modelsDir, '--port', '0', '--host', '127.0.0.1', '--device', 'cpu', '--quiet', '--log-format', 'text'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     let address = '';
