@@ -1,9 +1,11 @@
 // Serving speed, measured in one run and printed as ratios (machines here are noisy: only
 // ratios of measurements taken side by side mean anything; each figure is repeated and shown as
 // a range):
-//   1. bare onnxruntime on an IResNet-50 export (batch 1 and 16; one session with 1..cores
-//      intra-op threads, or one single-threaded session per core) against protoserve over HTTP
-//      (/embed, multipart JPEG, `--clients` concurrent clients) in that best configuration: goal >= 0.9x;
+//   1. bare onnxruntime on an IResNet-50 export (batch 1 and 16; one session with onnxruntime's
+//      default threads or 1..cores intra-op threads, or one single-threaded session per core)
+//      against protoserve over HTTP (/embed, multipart JPEG, `--clients` concurrent clients) in
+//      that best configuration (onnxruntime's default threads become the server's auto): goal >= 0.9x;
+//      and protoserve with no configuration at all (its auto sessions and threads);
 //   2. protoserve against the naive Python reference service (reference_service.py: FastAPI +
 //      onnxruntime + Pillow, uvicorn, one worker, `def` handlers): goal >= 1.2x;
 //   3. micro-batching on (max_batch 16) against off (max_batch 1) at the same clients, on
@@ -79,7 +81,9 @@ interface RawConfig {
   sessions: number;
   threads: number;
 }
+/** threads 0: onnxruntime's own default. */
 const RAW_CONFIGS: RawConfig[] = [
+  { sessions: 1, threads: 0 },
   ...Array.from({ length: CORES }, (_, i) => ({ sessions: 1, threads: i + 1 })),
   ...(CORES > 1 ? [{ sessions: CORES, threads: 1 }] : []),
 ];
@@ -248,7 +252,7 @@ for (let rep = 1; rep <= REPEATS; rep++) {
     for (const config of RAW_CONFIGS) {
       const ips = await rawOrt(config, batch);
       note(`raw b${batch} ${config.sessions}x${config.threads}t`, ips);
-      console.log(`bare onnxruntime, batch ${batch}, ${config.sessions} session(s) x ${config.threads} thread(s): ${ips.toFixed(1)} images/s`);
+      console.log(`bare onnxruntime, batch ${batch}, ${config.sessions} session(s) x ${config.threads || "onnxruntime's default"} thread(s): ${ips.toFixed(1)} images/s`);
       if (ips > best.ips) best = { ips, config, batch };
     }
   }
@@ -258,6 +262,7 @@ for (let rep = 1; rep <= REPEATS; rep++) {
   const tuned = { models: { [IRESNET]: { workers: best.config.sessions, intra_op_threads: best.config.threads } } };
   const variants: Array<[string, unknown]> = [
     ['protoserve', { scheduler: { max_batch: 16 }, ...tuned }],
+    ['protoserve defaults', {}],
     ['protoserve batching off', { scheduler: { max_batch: 1 }, ...tuned }],
     ['protoserve inline executor', { scheduler: { max_batch: 16, executor: 'inline', intra_op_threads: best.config.threads * best.config.sessions } }],
   ];
@@ -305,6 +310,7 @@ const range = (xs: number[], digits = 2) => (!xs.length ? 'n/a' : xs.some(Number
 console.log(`\n=== summary over ${REPEATS} repeats (ranges min-max), load average at the end ${load()}`);
 console.log(`1. protoserve / best bare onnxruntime (IResNet-50, ${CLIENTS} clients):       ${range(ratio('protoserve rps', 'raw best'))}x  (goal >= 0.9)`);
 console.log(`   protoserve ${range(figures['protoserve rps'], 1)} req/s; bare best ${range(figures['raw best'], 1)} img/s`);
+console.log(`   protoserve with its default configuration / best bare onnxruntime:     ${range(ratio('protoserve defaults rps', 'raw best'))}x`);
 if (havePython) {
   console.log(`2. protoserve / Python reference (FastAPI+onnxruntime+Pillow):           ${range(ratio('protoserve rps', 'python rps'))}x  (goal >= 1.2)`);
   console.log(`   Python ${range(figures['python rps'], 1)} req/s, its /v2/health/live p99 ${range(figures['python live p99'], 0)} ms`);

@@ -82,9 +82,9 @@ export interface SchedulerSettings {
   /** Items (images) waiting for inference before requests are refused with 503. */
   maxQueue: number;
   executor: ExecutorKind;
-  /** Sessions (worker threads) per model; each runs one batch at a time. */
+  /** Sessions (worker threads) per model; each runs one batch at a time. 0: auto (../infer/session-plan.ts). */
   workers: number;
-  /** onnxruntime intra-op threads per session; 0: onnxruntime's default (one per physical core). */
+  /** onnxruntime intra-op threads per session; 0: auto (../infer/session-plan.ts). */
   intraOpThreads: number;
 }
 
@@ -150,8 +150,8 @@ export const FIELDS: readonly Field[] = [
   { section: 'scheduler', key: 'max_delay_ms', prop: 'maxDelayMs', kind: 'int', default: 0, min: 0, max: 10_000, doc: 'how long a lone request waits for batch-mates while a runner is idle; under load batches form from the queue anyway' },
   { section: 'scheduler', key: 'max_queue', prop: 'maxQueue', kind: 'int', default: 128, min: 1, max: 100_000, doc: 'images waiting for inference per model before 503 OVERLOADED' },
   { section: 'scheduler', key: 'executor', prop: 'executor', kind: 'enum', default: 'worker', values: EXECUTORS, doc: "where sessions run: worker threads, or onnxruntime's async API on the main thread" },
-  { section: 'scheduler', key: 'workers', prop: 'workers', kind: 'int', default: 1, min: 1, max: 64, doc: 'sessions per model (worker threads), each running one batch at a time' },
-  { section: 'scheduler', key: 'intra_op_threads', prop: 'intraOpThreads', kind: 'int', default: 0, min: 0, max: 256, doc: "onnxruntime intra-op threads per session; 0: onnxruntime's default (one per physical core)" },
+  { section: 'scheduler', key: 'workers', prop: 'workers', kind: 'int', default: 0, min: 0, max: 64, doc: 'sessions per model (worker threads), each running one batch at a time; 0 (auto): one per core up to 4 on CPU, 1 on a GPU' },
+  { section: 'scheduler', key: 'intra_op_threads', prop: 'intraOpThreads', kind: 'int', default: 0, min: 0, max: 256, doc: 'onnxruntime intra-op threads per session; 0 (auto): the cores divided among the CPU sessions, at least 1' },
 ];
 
 /** The environment variable of a field: PROTOSERVE_<SECTION>_<KEY>. */

@@ -2,7 +2,8 @@
 // until a runner (executor slot) is free, and concurrent items are gathered into one
 // onnxruntime run of up to maxBatch items (dynamic batching, as Triton's dynamic batcher:
 // dispatch at once when a full batch is waiting, else when the oldest item has waited
-// maxDelayMs; under load batches form from the backlog while the runners are busy).
+// maxDelayMs; under load batches form from the backlog while the runners are busy, each batch
+// taking at most its runner's share of the backlog).
 //
 // The queue is bounded: a submission that does not fit is refused at once with QUEUE_FULL and
 // a Retry-After estimate, instead of growing memory. Each submission may carry an AbortSignal
@@ -172,6 +173,9 @@ export class BatchScheduler {
   }
 
   private pump(): void {
+    // The backlog is spread over the runners: one free runner taking all of it would leave the
+    // others idle until its batch ends, and its clients would all come back at once.
+    const share = Math.ceil(this.queue.length / this.runner.slots);
     while (!this.closed && this.running < this.runner.slots && this.queue.length > 0) {
       const { maxBatch, maxDelayMs } = this.settings;
       if (this.queue.length < maxBatch && maxDelayMs > 0) {
@@ -186,7 +190,7 @@ export class BatchScheduler {
       }
       clearTimeout(this.timer);
       this.timer = undefined;
-      void this.runBatch(this.queue.splice(0, maxBatch));
+      void this.runBatch(this.queue.splice(0, Math.min(maxBatch, share)));
     }
   }
 

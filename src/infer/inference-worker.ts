@@ -18,7 +18,7 @@ let session: ModelSession;
 try {
   session = await ModelSession.create(
     { manifest: data.manifest, modelPath: data.modelPath, bytes: data.bytes },
-    { device: data.device, sessionOptions: data.intraOpThreads > 0 ? { intraOpNumThreads: data.intraOpThreads } : {} },
+    { device: data.device, sessionOptions: { intraOpNumThreads: data.intraOpThreads } },
   );
   const ready: WorkerReply = { type: 'ready', provider: session.provider, device: session.device, attempts: session.attempts, maxBatch: session.maxBatch };
   port.postMessage(ready);

@@ -78,6 +78,10 @@ export class ScheduledModel {
   get executorKind(): InferenceExecutor['kind'] | undefined {
     return this.executor?.kind;
   }
+  /** Sessions running the model (the executor's slots). */
+  get sessions(): number | undefined {
+    return this.executor?.slots;
+  }
   /** Floats per item (height * width * channels). */
   get itemSize(): number {
     return inputSize(this.manifest.input);

@@ -1,6 +1,8 @@
-// The worker-thread executor: `workers` sessions of one model, each in its own worker thread
+// The worker-thread executor: sessions of one model, each in its own worker thread
 // (inference-worker.ts), so onnxruntime's runs never block the event loop and several batches
 // can run at once. A batch is transferred to a free worker and its output transferred back.
+// How many sessions, with how many threads, is ./session-plan.ts's call where the configuration
+// says auto: the first session tells which provider runs the model, the others follow.
 import type { Worker } from 'node:worker_threads';
 
 import type { Manifest } from '../artifact/manifest.js';
@@ -10,12 +12,14 @@ import type { ProviderAttempt } from './create-session.js';
 import type { Device, ExecutionProvider } from './devices.js';
 import type { InferenceExecutor } from './executor.js';
 import { InferError, type InferErrorCode } from './infer-error.js';
+import { planSessions } from './session-plan.js';
 
 export interface InferenceWorkerData {
   manifest: Manifest;
   modelPath: string;
   bytes?: Uint8Array;
   device: string;
+  /** Resolved (at least 1). */
   intraOpThreads: number;
 }
 
@@ -33,8 +37,9 @@ export interface WorkerExecutorOptions {
   /** The verified model bytes (each worker gets a copy); else each worker reads modelPath. */
   bytes?: Uint8Array;
   device: Device | string;
+  /** Sessions (0: auto, ./session-plan.ts). */
   workers: number;
-  /** 0: onnxruntime's default. */
+  /** Intra-op threads per session (0: auto). */
   intraOpThreads: number;
 }
 
@@ -75,25 +80,36 @@ export class WorkerExecutor implements InferenceExecutor {
     for (const w of workers) this.watch(w);
   }
 
-  /** Starts the workers and waits until each has its session; any failure releases them all. */
+  /**
+   * Starts one worker, then as many more as the plan for its provider asks, and waits until each
+   * has its session; any failure releases them all.
+   */
   static async create(options: WorkerExecutorOptions): Promise<WorkerExecutor> {
+    const asked = { workers: options.workers, intraOpThreads: options.intraOpThreads };
     const data: InferenceWorkerData = {
       manifest: options.manifest,
       modelPath: options.modelPath,
       bytes: options.bytes,
       device: String(options.device),
-      intraOpThreads: options.intraOpThreads,
+      intraOpThreads: planSessions(asked, 'cpu').intraOpThreads,
     };
-    const workers = Array.from({ length: Math.max(1, options.workers) }, () => new SessionWorker(startWorker(import.meta.url, './inference-worker', { workerData: data })));
-    const replies = await Promise.allSettled(workers.map((w) => firstReply(w.worker)));
-    const failed = replies.find((r) => r.status === 'rejected' || r.value.type !== 'ready');
-    if (failed) {
-      await Promise.all(workers.map((w) => w.worker.terminate()));
-      if (failed.status === 'rejected') throw failed.reason;
-      const reply = failed.value as Extract<WorkerReply, { type: 'failed' }>;
-      throw rebuild(reply.code, reply.message);
-    }
-    const ready = (replies[0] as PromiseFulfilledResult<Extract<WorkerReply, { type: 'ready' }>>).value;
+    const workers: SessionWorker[] = [];
+    const start = async (n: number) => {
+      const added = Array.from({ length: n }, () => new SessionWorker(startWorker(import.meta.url, './inference-worker', { workerData: data })));
+      workers.push(...added);
+      const replies = await Promise.allSettled(added.map((w) => firstReply(w.worker)));
+      const failed = replies.find((r) => r.status === 'rejected' || r.value.type !== 'ready');
+      if (failed) {
+        await Promise.all(workers.map((w) => w.worker.terminate()));
+        if (failed.status === 'rejected') throw failed.reason;
+        const reply = failed.value as Extract<WorkerReply, { type: 'failed' }>;
+        throw rebuild(reply.code, reply.message);
+      }
+      return (replies[0] as PromiseFulfilledResult<Extract<WorkerReply, { type: 'ready' }>>).value;
+    };
+    const ready = await start(1);
+    const more = planSessions(asked, ready.provider).sessions - 1;
+    if (more > 0) await start(more);
     for (const w of workers) w.worker.unref();
     return new WorkerExecutor(workers, ready.device, ready.provider, ready.attempts, ready.maxBatch, options.manifest.name);
   }

@@ -15,6 +15,7 @@ import type { Device } from '../infer/devices.js';
 import type { InferenceExecutor } from '../infer/executor.js';
 import { InlineExecutor } from '../infer/inline-executor.js';
 import { ModelSession } from '../infer/model-session.js';
+import { planSessions } from '../infer/session-plan.js';
 import type { BatchRecord } from '../infer/batch-scheduler.js';
 import { ScheduledModel, type ModelState } from '../infer/scheduled-model.js';
 import { WorkerExecutor } from '../infer/worker-executor.js';
@@ -246,7 +247,7 @@ export class ModelPool {
       executor =
         settings.executor === 'worker'
           ? await WorkerExecutor.create({ manifest, modelPath: artifact.modelPath, bytes: artifact.bytes, device, workers: settings.workers, intraOpThreads: settings.intraOpThreads })
-          : new InlineExecutor(await ModelSession.create(artifact, { device, sessionOptions: settings.intraOpThreads > 0 ? { intraOpNumThreads: settings.intraOpThreads } : {} }));
+          : new InlineExecutor(await ModelSession.create(artifact, { device, sessionOptions: { intraOpNumThreads: planSessions({ workers: 1, intraOpThreads: settings.intraOpThreads }, 'cpu').intraOpThreads } }));
     } catch (err) {
       this.models.delete(manifest.name);
       this.broken.set(artifact.dir, { dir: artifact.dir, code: hasCode(err) ? err.code : 'MODEL_LOAD_FAILED', message: messageOf(err) });

@@ -153,6 +153,30 @@ describe('BatchScheduler', () => {
     await assert.rejects(s.submit([item(1)], { signal: controller.signal }), /client gone/);
   });
 
+  test('the backlog is shared among the runners instead of one runner taking all of it', async () => {
+    const runner = new GatedRunner(2);
+    const s = new BatchScheduler(runner, 1, { ...settings, maxBatch: 16, maxQueue: 16 }, 'm');
+    // Both runners idle: six items at once run as two batches of three.
+    const six = s.submit([1, 2, 3, 4, 5, 6].map(item));
+    assert.deepEqual(runner.batches, [
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    await runner.release();
+    // One runner busy, one free: the free one takes its share (half), the rest waits for a runner.
+    const busy = s.submit([item(7)]);
+    const burst = s.submit([8, 9, 10, 11].map(item));
+    assert.deepEqual(runner.batches.slice(2), [[7], [8, 9]]);
+    await runner.release();
+    assert.deepEqual(runner.batches.slice(4), [[10], [11]]);
+    await runner.release();
+    const rows = await Promise.all([six, busy, burst]);
+    assert.deepEqual(
+      rows.flat().map((r) => r.row[0]),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((x) => 2 * x),
+    );
+  });
+
   test('runs use every slot; close() fails the queued items and waits for the running ones', async () => {
     const runner = new GatedRunner(2);
     const s = new BatchScheduler(runner, 1, { ...settings, maxBatch: 1 }, 'm');

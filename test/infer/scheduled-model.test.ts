@@ -10,6 +10,7 @@ import type { InferenceExecutor } from '../../src/infer/executor.js';
 import { InlineExecutor } from '../../src/infer/inline-executor.js';
 import { ModelSession } from '../../src/infer/model-session.js';
 import { ScheduledModel } from '../../src/infer/scheduled-model.js';
+import { planSessions } from '../../src/infer/session-plan.js';
 import { WorkerExecutor } from '../../src/infer/worker-executor.js';
 import { LOOKUP_TABLE, lookupModel, meanIntensityClassifier, meanLogits, nanClassifier, tempDir, writeModels } from './tiny-models.js';
 
@@ -98,6 +99,19 @@ describe('ScheduledModel', () => {
     await model.unload();
     assert.equal(model.state, 'unloaded');
     await assert.rejects(model.run(grey(1), 1), { code: 'MODEL_UNAVAILABLE', state: 'unloaded' });
+  });
+
+  test('workers auto starts one session per core (up to the cap) on CPU, each answering', async () => {
+    const artifact = artifacts.get('mean-logits')!;
+    const ex = await WorkerExecutor.create({ manifest: artifact.manifest, modelPath: artifact.modelPath, bytes: artifact.bytes, device: 'cpu', workers: 0, intraOpThreads: 0 });
+    try {
+      assert.equal(ex.slots, planSessions({ workers: 0, intraOpThreads: 0 }, 'cpu').sessions);
+      assert.equal(ex.provider, 'cpu');
+      const rows = await Promise.all(Array.from({ length: ex.slots }, (_, i) => ex.run(grey(i), 1)));
+      rows.forEach(([row], i) => meanLogits(i / 255).forEach((l, j) => assert.ok(Math.abs(row[j] - l) < 1e-4, `session ${i}, logit ${j}`)));
+    } finally {
+      await ex.release();
+    }
   });
 
   test('batching is off where the settings say so, or where the graph has a fixed batch of 1', async () => {

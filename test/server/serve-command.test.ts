@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 
 import request from 'supertest';
 
+import { planSessions } from '../../src/infer/session-plan.js';
 import { serveCommand, SERVE_USAGE } from '../../src/server/serve-command.js';
 import { startServer } from '../../src/server/server.js';
 import { colorEmbedder, meanIntensityClassifier, solidPng, tempDir, writeModels } from '../infer/tiny-models.js';
@@ -31,8 +32,11 @@ describe('startServer', () => {
     const running = await startServer({ modelsDir, port: 0, host: '127.0.0.1', device: 'cpu', quiet: true, log: (l) => logs.push(l), logError: (l) => errors.push(l) });
     try {
       assert.match(running.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-      assert.ok(logs.some((l) => /^model mean-probs 1\.0\.0 \(classifier, mean-probs\/\) runs on cpu, 1 worker thread, batches of up to 16$/.test(l)), logs.join('\n'));
-      assert.ok(logs.some((l) => /^model color-embedder 2 \(embedder, color-embedder\/\) runs on cpu, 1 worker thread, batches of up to 16$/.test(l)));
+      // Sessions are auto by default: one per core (up to the cap) on CPU.
+      const sessions = planSessions({ workers: 0, intraOpThreads: 0 }, 'cpu').sessions;
+      const threads = `${sessions} worker thread${sessions === 1 ? '' : 's'}`;
+      assert.ok(logs.includes(`model mean-probs 1.0.0 (classifier, mean-probs/) runs on cpu, ${threads}, batches of up to 16`), logs.join('\n'));
+      assert.ok(logs.includes(`model color-embedder 2 (embedder, color-embedder/) runs on cpu, ${threads}, batches of up to 16`));
       assert.ok(errors.some((l) => l.includes('broken') && l.includes('MANIFEST_INVALID')), errors.join('\n'));
       assert.equal((await request(running.url).get('/v2/health/live')).status, 200);
       await running.ready;

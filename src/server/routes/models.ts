@@ -42,7 +42,7 @@ export function summarize(model: ServedModel) {
     ...(model.reason ? { reason: model.reason } : {}),
     scheduler: {
       executor: executorKind ?? settings.executor,
-      workers: settings.executor === 'worker' ? settings.workers : 1,
+      workers: model.session.sessions ?? settings.workers,
       max_batch: maxBatch,
       max_delay_ms: settings.maxDelayMs,
       max_queue: settings.maxQueue,

@@ -1,0 +1,38 @@
+// How many onnxruntime sessions a model runs, and with how many intra-op threads each, when the
+// configuration leaves them to us (`scheduler.workers` / `intra_op_threads` 0: auto).
+//
+// On CPU, single-threaded sessions side by side beat one session whose threads share each run:
+// measured with scripts/bench/serve.ts on 2 cores, IResNet-50 at batch 1, 2 sessions x 1 thread
+// ran about 27 images/s where 1 session x 2 threads ran about 20, and onnxruntime's own default
+// kept one core busy. So auto gives one session per core, capped (each session holds its own
+// copy of the weights), and splits the cores among them. A GPU runs one session: more would
+// only queue kernels on the same device.
+import { availableParallelism } from 'node:os';
+
+import type { ExecutionProvider } from './devices.js';
+
+/** Sessions and intra-op threads per session, as asked (0: auto). */
+export interface SessionRequest {
+  workers: number;
+  intraOpThreads: number;
+}
+
+export interface SessionPlan {
+  sessions: number;
+  intraOpThreads: number;
+}
+
+/** Most sessions auto gives one model on CPU: beyond it, more mostly multiplies memory. */
+export const MAX_AUTO_CPU_SESSIONS = 4;
+
+/**
+ * The plan for a model whose sessions run on `provider`. Intra-op threads (auto) are the CPU
+ * plan's share of the cores in every case: the first session starts before the provider is
+ * known (device auto), and on a GPU those threads run only the nodes left to the CPU.
+ */
+export function planSessions(asked: SessionRequest, provider: ExecutionProvider, cores = availableParallelism()): SessionPlan {
+  const cpuSessions = asked.workers > 0 ? asked.workers : Math.max(1, Math.min(cores, MAX_AUTO_CPU_SESSIONS));
+  const intraOpThreads = asked.intraOpThreads > 0 ? asked.intraOpThreads : Math.max(1, Math.floor(cores / cpuSessions));
+  const sessions = provider === 'cpu' ? cpuSessions : asked.workers > 0 ? asked.workers : 1;
+  return { sessions, intraOpThreads };
+}
