@@ -21,6 +21,8 @@ export interface InferenceWorkerData {
   device: string;
   /** Resolved (at least 1). */
   intraOpThreads: number;
+  /** The niceness the worker gives its thread before creating the session (0: unchanged). */
+  nice: number;
 }
 
 export type WorkerRequest = { type: 'run'; id: number; batch: Float32Array; n: number } | { type: 'release' };
@@ -41,6 +43,8 @@ export interface WorkerExecutorOptions {
   workers: number;
   /** Intra-op threads per session (0: auto). */
   intraOpThreads: number;
+  /** Niceness of the inference threads (0: unchanged). */
+  nice: number;
 }
 
 const INFER_CODES: readonly InferErrorCode[] = ['UNSUPPORTED_DEVICE', 'DEVICE_UNAVAILABLE', 'MODEL_LOAD_FAILED', 'INPUT_INVALID', 'INFERENCE_FAILED'];
@@ -92,6 +96,7 @@ export class WorkerExecutor implements InferenceExecutor {
       bytes: options.bytes,
       device: String(options.device),
       intraOpThreads: planSessions(asked, 'cpu').intraOpThreads,
+      nice: options.nice,
     };
     const workers: SessionWorker[] = [];
     const start = async (n: number) => {
