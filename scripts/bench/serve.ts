@@ -21,7 +21,7 @@
 // The Python service needs fastapi, uvicorn, pillow, python-multipart, numpy and onnxruntime:
 //   python3 -m venv .cache/bench-venv && .cache/bench-venv/bin/pip install fastapi uvicorn pillow python-multipart numpy onnxruntime
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +55,8 @@ const CLIENTS = Number(values.clients);
 const CORES = availableParallelism();
 const IRESNET = 'iresnet50-untrained';
 const CLI = 'dist/cli.js';
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux). */
+const CLOCK_TICKS = 100;
 /** /v2/health/live requests per second while the server is saturated. */
 const LIVE_PROBES_PER_S = 50;
 if (!existsSync(CLI)) throw new Error('run `npm run build` first: the servers run from dist/');
@@ -127,6 +129,16 @@ interface HttpFigures {
   liveP99: number;
   liveP50: number;
   liveRequests: number;
+  /** Cores busy during the measurement: the server process, and this process (the clients). */
+  cores: { server: number; client: number };
+}
+
+/** CPU seconds a process has used so far (all its threads; Linux's /proc). */
+function processCpu(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name: utime and stime are fields 14 and 15.
+  const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
 }
 
 /**
@@ -134,7 +146,7 @@ interface HttpFigures {
  * measured over as many requests as a fast one), while one more connection polls
  * /v2/health/live until the load ends.
  */
-async function http(base: string, path: string, image: Buffer, type: string, clients: number, requests: number): Promise<HttpFigures> {
+async function http(base: string, pid: number, path: string, image: Buffer, type: string, clients: number, requests: number): Promise<HttpFigures> {
   const { body, contentType } = multipart(image, 'image', 'x', type);
   const load = (amount: number) =>
     autocannon({ url: `${base}${path}`, method: 'POST', connections: clients, amount, duration: 900, headers: { 'content-type': contentType }, body, timeout: 300 }) as Tracker;
@@ -144,6 +156,8 @@ async function http(base: string, path: string, image: Buffer, type: string, cli
   // event loop still shows): flat out, it would take CPU from the very server it measures, and
   // the more so the faster that server answers.
   const live = autocannon({ url: `${base}/v2/health/live`, connections: 1, overallRate: LIVE_PROBES_PER_S, duration: 900, timeout: 300 }) as Tracker;
+  const server0 = processCpu(pid);
+  const client0 = process.cpuUsage();
   const t0 = performance.now();
   const measured = load(requests);
   // autocannon notices the last response only at its next one-second sample, so the time is the
@@ -152,14 +166,16 @@ async function http(base: string, path: string, image: Buffer, type: string, cli
   measured.on('response', () => (last = performance.now()));
   const r = await measured;
   const seconds = (last - t0) / 1000;
+  const client = process.cpuUsage(client0);
+  const cores = { server: (processCpu(pid) - server0) / seconds, client: (client.user + client.system) / 1e6 / seconds };
   live.stop();
   const l = await live;
   const done = l.requests.total;
-  return { rps: r.requests.total / seconds, non2xx: r.non2xx, errors: r.errors, liveP99: done ? l.latency.p99 : NaN, liveP50: done ? l.latency.p50 : NaN, liveRequests: done };
+  return { rps: r.requests.total / seconds, non2xx: r.non2xx, errors: r.errors, liveP99: done ? l.latency.p99 : NaN, liveP50: done ? l.latency.p50 : NaN, liveRequests: done, cores };
 }
 
 /** Starts `protoserve serve` as its own process on a config; resolves with its URL once ready. */
-async function protoserve(modelsDir: string, config: unknown): Promise<{ url: string; stop: () => Promise<void> }> {
+async function protoserve(modelsDir: string, config: unknown): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'serve-bench-'));
   const file = join(dir, 'config.json');
   await writeFile(file, JSON.stringify(config));
@@ -175,10 +191,10 @@ async function protoserve(modelsDir: string, config: unknown): Promise<{ url: st
     child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.once('exit', (code) => reject(new Error(`protoserve exited (${code}) before it was ready:\n${out}`)));
   });
-  return { url, stop: () => stop(child) };
+  return { url, pid: child.pid!, stop: () => stop(child) };
 }
 
-async function reference(python: string): Promise<{ url: string; stop: () => Promise<void> }> {
+async function reference(python: string): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const port = 18000 + Math.floor(Math.random() * 1000);
   const child = spawn(python, ['-m', 'uvicorn', 'reference_service:app', '--app-dir', 'scripts/bench', '--host', '127.0.0.1', '--port', String(port), '--workers', '1', '--log-level', 'warning'], {
     env: { ...process.env, MODEL: iresnet.modelPath },
@@ -195,7 +211,7 @@ async function reference(python: string): Promise<{ url: string; stop: () => Pro
     if (i > 600) throw new Error('the reference service did not start within 60 s');
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, stop: () => stop(child) };
+  return { url, pid: child.pid!, stop: () => stop(child) };
 }
 
 function stop(child: ChildProcess): Promise<void> {
@@ -247,6 +263,11 @@ async function overhead(requests: number): Promise<Record<string, number>> {
   return Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, median(v)]));
 }
 
+/** Where the cores went during a measurement. */
+function busy(f: HttpFigures): string {
+  return `cores busy: server ${f.cores.server.toFixed(2)}, clients ${f.cores.client.toFixed(2)}`;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : NaN;
@@ -282,10 +303,10 @@ for (let rep = 1; rep <= REPEATS; rep++) {
   for (const [name, config] of variants) {
     const server = await protoserve(values.iresnet, config);
     try {
-      const f = await http(server.url, `/v1/models/${IRESNET}/embed`, face, 'image/jpeg', CLIENTS, REQUESTS);
+      const f = await http(server.url, server.pid, `/v1/models/${IRESNET}/embed`, face, 'image/jpeg', CLIENTS, REQUESTS);
       note(`${name} rps`, f.rps);
       note(`${name} live p99`, f.liveP99);
-      console.log(`${name}: ${f.rps.toFixed(1)} requests/s (${f.non2xx} non-2xx, ${f.errors} errors); /v2/health/live p50 ${f.liveP50} ms, p99 ${f.liveP99} ms over ${f.liveRequests} requests`);
+      console.log(`${name}: ${f.rps.toFixed(1)} requests/s (${f.non2xx} non-2xx, ${f.errors} errors); /v2/health/live p50 ${f.liveP50} ms, p99 ${f.liveP99} ms over ${f.liveRequests} requests; ${busy(f)}`);
     } finally {
       await server.stop();
     }
@@ -293,10 +314,10 @@ for (let rep = 1; rep <= REPEATS; rep++) {
   if (havePython) {
     const server = await reference(values.python);
     try {
-      const f = await http(server.url, '/embed', face, 'image/jpeg', CLIENTS, REQUESTS);
+      const f = await http(server.url, server.pid, '/embed', face, 'image/jpeg', CLIENTS, REQUESTS);
       note('python rps', f.rps);
       note('python live p99', f.liveP99);
-      console.log(`python reference (FastAPI + onnxruntime + Pillow): ${f.rps.toFixed(1)} requests/s (${f.non2xx} non-2xx, ${f.errors} errors); /v2/health/live p50 ${f.liveP50} ms, p99 ${f.liveP99} ms over ${f.liveRequests} requests`);
+      console.log(`python reference (FastAPI + onnxruntime + Pillow): ${f.rps.toFixed(1)} requests/s (${f.non2xx} non-2xx, ${f.errors} errors); /v2/health/live p50 ${f.liveP50} ms, p99 ${f.liveP99} ms over ${f.liveRequests} requests; ${busy(f)}`);
     } finally {
       await server.stop();
     }
@@ -304,9 +325,9 @@ for (let rep = 1; rep <= REPEATS; rep++) {
   for (const [name, maxBatch] of [['mnist batching on', 16], ['mnist batching off', 1]] as const) {
     const server = await protoserve('models', { scheduler: { max_batch: maxBatch } });
     try {
-      const f = await http(server.url, '/v1/models/mnist-resnet8/classify', digit, 'image/png', CLIENTS, 20 * REQUESTS);
+      const f = await http(server.url, server.pid, '/v1/models/mnist-resnet8/classify', digit, 'image/png', CLIENTS, 20 * REQUESTS);
       note(`${name} rps`, f.rps);
-      console.log(`${name} (mnist-resnet8, ${CLIENTS} clients): ${f.rps.toFixed(1)} requests/s (${f.non2xx} non-2xx)`);
+      console.log(`${name} (mnist-resnet8, ${CLIENTS} clients): ${f.rps.toFixed(1)} requests/s (${f.non2xx} non-2xx); ${busy(f)}`);
     } finally {
       await server.stop();
     }

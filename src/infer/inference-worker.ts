@@ -4,7 +4,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { hasCode, messageOf } from '../errors.js';
-import { lowerThreadPriority } from '../thread-priority.js';
 import { ModelSession } from './model-session.js';
 import type { InferenceWorkerData, WorkerReply, WorkerRequest } from './worker-executor.js';
 
@@ -15,8 +14,6 @@ function failure(err: unknown): { code: string; message: string } {
   return { code: hasCode(err) ? err.code : 'INFERENCE_FAILED', message: messageOf(err) };
 }
 
-// Before the session exists, so onnxruntime's own threads inherit it.
-lowerThreadPriority(data.nice);
 let session: ModelSession;
 try {
   session = await ModelSession.create(

@@ -21,8 +21,6 @@ export interface InferenceWorkerData {
   device: string;
   /** Resolved (at least 1). */
   intraOpThreads: number;
-  /** The niceness the worker gives its thread before creating the session (0: unchanged). */
-  nice: number;
 }
 
 export type WorkerRequest = { type: 'run'; id: number; batch: Float32Array; n: number } | { type: 'release' };
@@ -43,8 +41,6 @@ export interface WorkerExecutorOptions {
   workers: number;
   /** Intra-op threads per session (0: auto). */
   intraOpThreads: number;
-  /** Niceness of the inference threads (0: unchanged). */
-  nice: number;
 }
 
 const INFER_CODES: readonly InferErrorCode[] = ['UNSUPPORTED_DEVICE', 'DEVICE_UNAVAILABLE', 'MODEL_LOAD_FAILED', 'INPUT_INVALID', 'INFERENCE_FAILED'];
@@ -96,7 +92,6 @@ export class WorkerExecutor implements InferenceExecutor {
       bytes: options.bytes,
       device: String(options.device),
       intraOpThreads: planSessions(asked, 'cpu').intraOpThreads,
-      nice: options.nice,
     };
     const workers: SessionWorker[] = [];
     const start = async (n: number) => {
