@@ -346,7 +346,7 @@ console.log(`1. protoserve / best bare onnxruntime (IResNet-50, ${CLIENTS} clien
 console.log(`   protoserve ${range(figures['protoserve rps'], 1)} req/s; bare best ${range(figures['raw best'], 1)} img/s`);
 console.log(`   protoserve with its default configuration / best bare onnxruntime:     ${range(ratio('protoserve defaults rps', 'raw best'))}x`);
 if (havePython) {
-  console.log(`2. protoserve / Python reference (FastAPI+onnxruntime+Pillow):           ${range(ratio('protoserve rps', 'python rps'))}x  (goal >= 1.2)`);
+  console.log(`2. protoserve / Python reference (FastAPI+onnxruntime+Pillow):           ${range(ratio('protoserve rps', 'python rps'))}x  (goal >= 1.2); with protoserve's defaults ${range(ratio('protoserve defaults rps', 'python rps'))}x`);
   console.log(`   Python ${range(figures['python rps'], 1)} req/s, its /v2/health/live p99 ${range(figures['python live p99'], 0)} ms`);
 }
 console.log(`3. micro-batching on / off, ${CLIENTS} clients: IResNet-50 ${range(ratio('protoserve rps', 'protoserve batching off rps'))}x, mnist-resnet8 ${range(ratio('mnist batching on rps', 'mnist batching off rps'))}x  (goal >= 1.5)`);
