@@ -58,7 +58,7 @@ export interface ReplicaPoolOptions {
 }
 
 /** The shared memory for replicas of `net` and `objective` at the run's batch size. */
-export function replicaSizes(config: RunConfig, net: Net, objective: Objective): ReplicaSizes {
+function replicaSizes(config: RunConfig, net: Net, objective: Objective): ReplicaSizes {
   const floats = (vs: tf.Variable[]) => vs.reduce((n, v) => n + v.size, 0);
   const heads = objective.stages.map((s) => objective.trainableVariables(s.name));
   return {
