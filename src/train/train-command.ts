@@ -66,7 +66,8 @@ sgd, lr 0.01, momentum 0.9, weight decay 5e-3, cosine):
                          (per-shard, not synchronized); its moving averages are the first
                          worker's. Objectives that update buffers from the whole batch see the
                          whole batch; buffers updated from a shard alone (bce3s's memory) are the
-                         first worker's. Same seed and N: same run. (default 1)
+                         first worker's. With --accumulate M each worker runs its shard as M
+                         micro-batches. Same seed and N: same run. (default 1)
   --optimizer NAME       adam | sgd (default ${DEFAULT_STAGE.optimizer})
   --lr X                 learning rate (default ${DEFAULT_STAGE.learningRate})
   --momentum X           SGD momentum (default ${DEFAULT_STAGE.momentum})

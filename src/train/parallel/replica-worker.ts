@@ -1,6 +1,7 @@
 // One data-parallel replica (./replica-pool.ts): its own backend instance, the run's backbone and
 // objective built from the configuration, and its own optimizer for the stage. Every step it
-// writes its shard's gradients into its slot of shared memory, waits for the other workers, sums
+// writes its shard's gradients (summed over --accumulate micro-batches of the shard,
+// ./accumulated-gradients.ts) into its slot of shared memory, waits for the other workers, sums
 // every slot in worker order and updates itself: the same numbers in the same order on every
 // worker, so the replicas stay identical without exchanging weights. ctx.gather exchanges rows
 // with the other replicas through shared memory and a barrier, synchronously, inside the loss.
@@ -11,6 +12,7 @@ import { TrainingRunError } from './training-run-error.js';
 import { resolveTrainingBackend } from '../backends/index.js';
 import { buildModels } from '../build-net.js';
 import { stageOptimizer, type StageOptimizer } from '../optimizer.js';
+import { AccumulatedGradients } from './accumulated-gradients.js';
 import {
   CONTROL_ABORTED,
   CONTROL_COPY_OBJECTIVE,
@@ -22,7 +24,6 @@ import {
   type ReplicaRequest,
   type ReplicaStep,
 } from './replica-protocol.js';
-import { shardGradients } from './shard-gradients.js';
 
 const init = workerData as ReplicaInit;
 const { parameters, variables: variableRows, objectiveFloats } = init.sizes;
@@ -75,7 +76,7 @@ function gatherFrom(step: ReplicaStep, size: number) {
 
 const backend = await resolveTrainingBackend({ backend: init.backend, log: () => {} });
 const { backbone, objective } = buildModels(init.config, init.shape);
-let current: { stage: string; optimizer: StageOptimizer } | undefined;
+let current: { stage: string; optimizer: StageOptimizer; gradients: AccumulatedGradients } | undefined;
 
 async function load(m: ReplicaLoad): Promise<ReplicaMessage> {
   backbone.setWeights(m.net);
@@ -86,7 +87,7 @@ async function load(m: ReplicaLoad): Promise<ReplicaMessage> {
     const spec = objective.stages.find((s) => s.name === stage);
     if (!config || !spec) throw new InvariantError(`replica: no stage "${stage}" in the run`);
     current?.optimizer.dispose();
-    current = { stage, optimizer: stageOptimizer(config, spec, backbone, objective) };
+    current = { stage, optimizer: stageOptimizer(config, spec, backbone, objective), gradients: new AccumulatedGradients(backbone, objective, init.config.accumulate ?? 1) };
     if (Object.keys(slots).length > 0) await current.optimizer.setWeights(slots);
   }
   return { kind: 'loaded' };
@@ -101,6 +102,8 @@ function writeGradients(variables: tf.Variable[], grads: tf.NamedTensorMap, shar
     if (grad) {
       const data = grad.dataSync();
       for (let j = 0; j < data.length; j++) slot[offset + j] = data[j] * share;
+    } else {
+      slot.fill(0, offset, offset + v.size);
     }
     received[init.index * variableRows + i] = grad ? 1 : 0;
     offset += v.size;
@@ -149,14 +152,15 @@ function readObjective(): void {
 
 function step(m: ReplicaStep): ReplicaMessage {
   if (!current || current.stage !== m.position.stage) throw new InvariantError(`replica: a step of stage "${m.position.stage}" without that stage's optimizer`);
-  const { optimizer } = current;
+  const { optimizer, gradients } = current;
   const variables = optimizer.variables;
   if (variables.length > variableRows) throw new InvariantError(`replica: ${variables.length} variables exceed the ${variableRows} the pool was sized for`);
   let values: number[] = [];
   let terms: string[] = [];
   let updates: Array<{ variable: tf.Variable; value: tf.Tensor }> = [];
   if (m.shard) {
-    const g = shardGradients(backbone, objective, variables, m.shard, m.position, { training: m.training, gather: gatherFrom(m, m.shard.size) });
+    const shard = { gather: gatherFrom(m, m.shard.size), start: m.start };
+    const g = gradients.compute(variables, m.shard, m.position, { training: m.training, shard });
     const share = m.shard.size / m.total;
     writeGradients(variables, g.grads, share);
     values = Array.from(g.values.dataSync(), (v) => v * share);

@@ -3,9 +3,10 @@
 // pass (batch norm on its moving averages in both, so only the splitting differs), with EPL,
 // whose empirical-prototype update gathers every shard's embeddings through shared memory. SGD
 // with momentum keeps the summed gradient in its slot after the first step, so the slots pulled
-// from a replica are compared with the reference gradients. The replicas end identical, a worker
-// without a shard included. A worker that dies fails the step with its reason and stops the
-// others instead of leaving the run waiting.
+// from a replica are compared with the reference gradients. Workers that accumulate micro-batches
+// of their shard (--workers with --accumulate) take the same step. The replicas end identical, a
+// worker without a shard included. A worker that dies fails the step with its reason and stops
+// the others instead of leaving the run waiting.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -19,9 +20,13 @@ import { shardGradients } from '../../../src/train/parallel/shard-gradients.js';
 import { assertClose } from '../objectives/gradient-check.js';
 import { bigBatch, disposeGradients, type BigBatch } from './one-big-batch.js';
 
-describe('data-parallel replicas', () => {
-  // One pool of 3 workers serves every test (starting workers is most of their time): EPL on a
-  // batch of 11, so the shards are uneven (3, 4, 4) and the buffer update gathers across them.
+// One pool serves every test of a describe (starting workers is most of their time): EPL on a
+// batch of 11, so the shards are uneven (3, 4, 4; or 5, 6 as micro-batches 1, 2, 2 and 2, 2, 2)
+// and the buffer update gathers across shards and micro-batches.
+for (const { workers, accumulate } of [
+  { workers: 3, accumulate: 1 },
+  { workers: 2, accumulate: 3 },
+]) describe(`data-parallel replicas: ${workers} workers${accumulate > 1 ? ` of ${accumulate} micro-batches each` : ''}`, () => {
   let b: BigBatch;
   let pool: ReplicaPool;
   const spec = { name: 'train', trainBackbone: true };
@@ -30,9 +35,9 @@ describe('data-parallel replicas', () => {
   before(async () => {
     await resolveTrainingBackend({ log: () => {} });
     b = await bigBatch('epl', 11);
-    b.config = { ...b.config, stages: [{ ...b.config.stages[0], ...sgd }] };
+    b.config = { ...b.config, accumulate, stages: [{ ...b.config.stages[0], ...sgd }] };
     ({ pool } = await ReplicaPool.start({
-      workers: 3,
+      workers,
       config: b.config,
       shape: { inputShape: [28, 28, 1], classCounts: new Array(10).fill(1) },
       backend: tf.getBackend() === 'tensorflow' ? 'tfjs-node' : tf.getBackend(),
@@ -73,7 +78,7 @@ describe('data-parallel replicas', () => {
     }
   }
 
-  it('3 workers take the step of the whole batch: its loss, gradients, buffer update and weights (EPL, uneven shards)', async () => {
+  it('the workers take the step of the whole batch: its loss, gradients, buffer update and weights (EPL, uneven shards)', async () => {
     // Batch norm in inference mode in the replicas as in the reference: only the splitting differs.
     await pushFresh();
     const before = b.objective.getWeights().empirical_prototypes.values;
@@ -86,27 +91,28 @@ describe('data-parallel replicas', () => {
   });
 
   it('a batch smaller than the worker count: the worker without a shard takes the same update, every replica ends identical', async () => {
-    const two = await bigBatch('epl', 2);
-    two.objective.dispose();
-    two.backbone.dispose();
-    const small = two.prepared;
+    const fewer = await bigBatch('epl', workers - 1);
+    fewer.objective.dispose();
+    fewer.backbone.dispose();
     await pushFresh();
-    (await pool.step(small, b.position, 1, { training: false })).values.dispose();
-    const expected = referenceStep(small);
-    const replicas = [await pool.pull(0), await pool.pull(1), await pool.pull(2)];
+    (await pool.step(fewer.prepared, b.position, 1, { training: false })).values.dispose();
+    const expected = referenceStep(fewer.prepared);
+    const replicas: Array<Awaited<ReturnType<ReplicaPool['pull']>>> = [];
+    for (let k = 0; k < workers; k++) replicas.push(await pool.pull(k));
     assertStep(replicas[0], expected);
-    for (const k of [1, 2]) assert.deepEqual(replicas[k], replicas[0], `replica ${k + 1}`);
+    for (let k = 1; k < workers; k++) assert.deepEqual(replicas[k], replicas[0], `replica ${k + 1}`);
   });
 
   it('fails the step with the reason when a worker dies, stops the others, and fails every later step', async () => {
     await pushFresh();
     (await pool.step(b.prepared, b.position, 0.01)).values.dispose();
     const step = pool.step(b.prepared, b.position, 0.01);
-    await pool.threads[2].terminate();
-    await assert.rejects(step, (e: unknown) => e instanceof TrainingRunError && e.code === 'TRAINING_WORKER_FAILED' && /worker 3 of 3 exited/.test(e.message));
-    await assert.rejects(pool.step(b.prepared, b.position, 0.01), /worker 3 of 3 exited/);
+    await pool.threads[workers - 1].terminate();
+    const reason = new RegExp(`worker ${workers} of ${workers} exited`);
+    await assert.rejects(step, (e: unknown) => e instanceof TrainingRunError && e.code === 'TRAINING_WORKER_FAILED' && reason.test(e.message));
+    await assert.rejects(pool.step(b.prepared, b.position, 0.01), reason);
     // The surviving workers were stopped too (they waited at a barrier for the dead one).
     await pool.close();
-    assert.deepEqual(pool.threads.map((w) => w.threadId), [-1, -1, -1]);
+    assert.deepEqual(pool.threads.map((w) => w.threadId), new Array(workers).fill(-1));
   });
 });
