@@ -34,11 +34,11 @@ export interface BatchShard {
 }
 
 /** What one gather call receives: each micro-batch's rows, and the other shards' rows around them. */
-interface GatheredRows {
+type GatheredRows = {
   parts: tf.Tensor[];
   before?: tf.Tensor;
   after?: tf.Tensor;
-}
+};
 
 /** The rows of a gather call for micro-batch `k`, whose own rows are `t`. */
 function around(rows: GatheredRows, k: number, t: tf.Tensor): tf.Tensor {
@@ -79,7 +79,7 @@ export class AccumulatedGradients {
       const g = shardGradients(this.net, this.objective, variables, shard, position, { training, gather });
       sum = addWeighted(sum, g, shard.size / prepared.size);
     });
-    tf.dispose(rows.flatMap((r) => [...r.parts, ...(r.before ? [r.before] : []), ...(r.after ? [r.after] : [])]));
+    tf.dispose(rows);
     return sum!;
   }
 
