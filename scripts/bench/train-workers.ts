@@ -52,11 +52,12 @@ const prepared: PreparedStep = {
   shared: {},
 };
 const position = { stage: spec.name, epoch: 1 };
-const parameters = [...backbone.trainableVariables(), ...objective.trainableVariables(spec.name)].reduce((n, v) => n + v.size, 0);
-const { pool, description } = await ReplicaPool.start({ workers, config, shape, backend: backend.name, parameters, gatherFloats: batch * 1024 });
+const { pool, description } = await ReplicaPool.start({ workers, config, shape, backend: backend.name, net: backbone, objective });
+const replicas = await ReplicaTrainStep.start(pool, backbone, objective, spec.name);
+replicas.setLearningRate(config.stages[0].learningRate);
 const sides: Array<{ name: string; step: StepRunner; seconds: number; cpu: number; images: number }> = [
   { name: '1 process', step: new TrainStep(backbone, objective, optimizer()), seconds: 0, cpu: 0, images: 0 },
-  { name: `${workers} workers`, step: new ReplicaTrainStep(pool, backbone, objective, spec, optimizer()), seconds: 0, cpu: 0, images: 0 },
+  { name: `${workers} workers`, step: replicas, seconds: 0, cpu: 0, images: 0 },
 ];
 const runSteps = async (s: StepRunner, n: number) => {
   for (let i = 0; i < n; i++) {

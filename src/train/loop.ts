@@ -15,8 +15,7 @@ import { AccumulatedGradients } from './parallel/accumulated-gradients.js';
 import { ReplicaPool } from './parallel/replica-pool.js';
 import { checkWasmStep, measureStepMemory } from './parallel/step-memory.js';
 import type { RunShape } from './build-net.js';
-import type { StepGradients } from './parallel/shard-gradients.js';
-import { StageOptimizer } from './optimizer.js';
+import { stageOptimizer, type StageOptimizer } from './optimizer.js';
 import { PendingLosses, type StepValues } from './pending-losses.js';
 import type { RunConfig, StageConfig } from './run-config.js';
 import { learningRateAt } from './schedule.js';
@@ -89,16 +88,27 @@ export interface TrainResult {
   imagesPerSecond: number;
 }
 
-/** One optimizer step of the loop: a batch's gradients, the update, the objective's buffers. */
+/**
+ * A stage's optimizer steps, and where the run's state is between them: in this thread
+ * (TrainStep) or in data-parallel replicas (ReplicaTrainStep), whose state the loop's net,
+ * objective and checkpoints see only through pull and push.
+ */
 export interface StepRunner {
+  /** The learning rate of the steps that follow. */
+  setLearningRate(learningRate: number): void;
+  /** One optimizer step; the loss and its named terms as a tensor, not yet read (./pending-losses.ts). */
   run(prepared: PreparedStep, position: StepPosition): StepValues | Promise<StepValues>;
+  /** Brings this thread's net and objective up to date with the steps; returns the optimizer's slots (for checkpoints). */
+  pull(): Promise<NamedWeights>;
+  /** Hands this thread's net and objective, changed between steps (endEpoch), to the steps. */
+  push(): Promise<void>;
+  dispose(): void;
 }
 
 /**
  * One optimizer step in this process: the backbone over the prepared views, the objective's
  * loss, gradients of the stage's variables (summed over `accumulate` micro-batches,
- * ./parallel/accumulated-gradients.ts), the update, then the objective's buffer updates. Returns
- * the loss and its named terms as a tensor, not yet read (./pending-losses.ts).
+ * ./parallel/accumulated-gradients.ts), the update, then the objective's buffer updates.
  */
 export class TrainStep implements StepRunner {
   private readonly gradients: AccumulatedGradients;
@@ -112,41 +122,78 @@ export class TrainStep implements StepRunner {
     this.gradients = new AccumulatedGradients(net, objective, accumulate);
   }
 
+  setLearningRate(learningRate: number): void {
+    this.optimizer.setLearningRate(learningRate);
+  }
+
   run(prepared: PreparedStep, position: StepPosition): StepValues {
-    return applyStepGradients(this.optimizer, this.gradients.compute(this.optimizer.variables, prepared, position));
+    const g = this.gradients.compute(this.optimizer.variables, prepared, position);
+    this.optimizer.apply(g.grads);
+    for (const u of g.updates) u.variable.assign(u.value);
+    tf.dispose([...Object.values(g.grads), ...g.updates.map((u) => u.value)]);
+    return { values: g.values, terms: g.terms };
+  }
+
+  pull(): Promise<NamedWeights> {
+    return this.optimizer.getWeights();
+  }
+
+  async push(): Promise<void> {}
+
+  dispose(): void {
+    this.optimizer.dispose();
   }
 }
 
-/** One optimizer step whose gradients come from data-parallel replicas (./parallel/replica-pool.ts). */
+/** Optimizer steps in data-parallel replicas (./parallel/replica-pool.ts), each with its own optimizer. */
 export class ReplicaTrainStep implements StepRunner {
-  constructor(
+  private learningRate?: number;
+
+  private constructor(
     private readonly pool: ReplicaPool,
     private readonly net: Net,
     private readonly objective: Objective,
-    private readonly spec: StageSpec,
-    private readonly optimizer: StageOptimizer,
   ) {}
 
-  async run(prepared: PreparedStep, position: StepPosition): Promise<StepValues> {
-    return applyStepGradients(this.optimizer, await this.pool.compute(this.net, this.objective, this.spec, this.optimizer.variables, prepared, position));
+  /** Gives the replicas this thread's net and objective and a new optimizer for `stage`, with `slots` (resume) or fresh. */
+  static async start(pool: ReplicaPool, net: Net, objective: Objective, stage: string, slots: NamedWeights = {}): Promise<ReplicaTrainStep> {
+    await pool.push({ net: net.getWeights(), objective: objective.getWeights() }, { stage, slots });
+    return new ReplicaTrainStep(pool, net, objective);
   }
-}
 
-/** The optimizer's update from `g`, then its buffer updates; frees everything of `g` but its loss values. */
-export function applyStepGradients(optimizer: StageOptimizer, g: StepGradients): StepValues {
-  optimizer.apply(g.grads);
-  for (const u of g.updates) u.variable.assign(u.value);
-  tf.dispose([...Object.values(g.grads), ...g.updates.map((u) => u.value)]);
-  return { values: g.values, terms: g.terms };
+  setLearningRate(learningRate: number): void {
+    this.learningRate = learningRate;
+  }
+
+  run(prepared: PreparedStep, position: StepPosition): Promise<StepValues> {
+    if (this.learningRate === undefined) throw new InvariantError('ReplicaTrainStep: a step before setLearningRate');
+    return this.pool.step(prepared, position, this.learningRate);
+  }
+
+  async pull(): Promise<NamedWeights> {
+    const { net, objective, optimizer } = await this.pool.pull();
+    this.net.setWeights(net);
+    this.objective.setWeights(objective);
+    return optimizer;
+  }
+
+  push(): Promise<void> {
+    return this.pool.push({ net: this.net.getWeights(), objective: this.objective.getWeights() });
+  }
+
+  /** The replicas' optimizers go with the next stage's push or with the pool. */
+  dispose(): void {}
 }
 
 /** Steps whose losses may wait on the backend, and how long, before the loop reads them. */
 const READ_LOSSES_EVERY_STEPS = 32;
 const READ_LOSSES_EVERY_MS = 1000;
 
-/** The variables a stage trains: the objective's, and the backbone's unless the stage freezes it. */
-function stageOptimizer(config: StageConfig, spec: StageSpec, net: Net, objective: Objective): StageOptimizer {
-  return new StageOptimizer(config, { backbone: spec.trainBackbone ? net.trainableVariables() : [], head: objective.trainableVariables(spec.name) });
+/** A stage's steps in this process, with the optimizer's `slots` when resuming inside the stage. */
+async function localStep(config: StageConfig, spec: StageSpec, net: Net, objective: Objective, slots: NamedWeights | undefined, accumulate: number): Promise<TrainStep> {
+  const optimizer = stageOptimizer(config, spec, net, objective);
+  if (slots) await optimizer.setWeights(slots);
+  return new TrainStep(net, objective, optimizer, accumulate);
 }
 
 /** Refuses, before the first step, a batch whose step cannot fit the wasm heap (./parallel/step-memory.ts). */
@@ -169,15 +216,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   if (!opts.shape) throw new InvariantError('train: --workers needs the run shape to build replicas');
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const { net, objective, config } = opts;
-  const size = (vs: tf.Variable[]) => vs.reduce((n, v) => n + v.size, 0);
-  const { pool, description } = await ReplicaPool.start({
-    workers,
-    config: { ...config, maxSteps: undefined },
-    shape: opts.shape,
-    backend: opts.backend,
-    parameters: size(net.trainableVariables()) + Math.max(...objective.stages.map((s) => size(objective.trainableVariables(s.name)))),
-    gatherFloats: config.batchSize * Math.max(1024, 4 * net.outputDim),
-  });
+  const { pool, description } = await ReplicaPool.start({ workers, config: { ...config, maxSteps: undefined }, shape: opts.shape, backend: opts.backend, net, objective });
   log(`data-parallel: ${workers} workers, each on ${description}, shards of about ${Math.ceil(config.batchSize / workers)} images`);
   try {
     return await trainOn(opts, pool);
@@ -211,14 +250,8 @@ async function trainOn(opts: TrainOptions, pool?: ReplicaPool): Promise<TrainRes
 
   const stepsPerEpoch = Math.ceil(data.count / c.batchSize);
   const partners = opts.partnerSampler ?? uniformSampler(data.count);
-  let optimizer: StageOptimizer | undefined;
-  const save = async () =>
-    writeCheckpoint(opts.checkpointPath, {
-      state,
-      weights: net.getWeights(),
-      objective: objective.getWeights(),
-      optimizer: optimizer ? await optimizer.getWeights() : {},
-    });
+  // `slots`: the optimizer's, from step.pull() (which also brings net and objective up to date).
+  const save = (slots: NamedWeights) => writeCheckpoint(opts.checkpointPath, { state, weights: net.getWeights(), objective: objective.getWeights(), optimizer: slots });
 
   const epochsLeft = c.stages.slice(state.stage).reduce((n, s) => n + s.epochs, 0) - state.epoch;
   const progress = new Progress({ unit: 'img', total: Math.max(epochsLeft * data.count - state.stepInEpoch * c.batchSize, 0) });
@@ -231,11 +264,9 @@ async function trainOn(opts: TrainOptions, pool?: ReplicaPool): Promise<TrainRes
     const spec = specs[state.stage];
     const fresh = state.epoch === 0 && state.stepInEpoch === 0;
     if (fresh) objective.beginStage?.(spec.name);
-    const stageOpt = stageOptimizer(stage, spec, net, objective);
-    optimizer = stageOpt;
-    if (savedSlots && !fresh) await stageOpt.setWeights(savedSlots);
+    const slots = fresh ? undefined : savedSlots;
     savedSlots = undefined;
-    const step: StepRunner = pool ? new ReplicaTrainStep(pool, net, objective, spec, stageOpt) : new TrainStep(net, objective, stageOpt, c.accumulate ?? 1);
+    const step: StepRunner = pool ? await ReplicaTrainStep.start(pool, net, objective, spec.name, slots) : await localStep(stage, spec, net, objective, slots, c.accumulate ?? 1);
     // Every epoch of the run draws its own order: the stages before this one count too.
     const epochsBefore = c.stages.slice(0, state.stage).reduce((n, s) => n + s.epochs, 0);
     const label = c.stages.length > 1 ? `${spec.name} ` : '';
@@ -243,7 +274,7 @@ async function trainOn(opts: TrainOptions, pool?: ReplicaPool): Promise<TrainRes
     while (state.epoch < stage.epochs) {
       const position: StepPosition = { stage: spec.name, epoch: state.epoch + 1 };
       const learningRate = learningRateAt(stage, position.epoch);
-      stageOpt.setLearningRate(learningRate);
+      step.setLearningRate(learningRate);
       const order = epochPermutation(data.count, c.seed, epochsBefore + state.epoch);
       const totals = state.epochTotals;
       const readLosses = () =>
@@ -263,9 +294,9 @@ async function trainOn(opts: TrainOptions, pool?: ReplicaPool): Promise<TrainRes
         if (c.maxSteps !== undefined && stepsThisRun >= c.maxSteps) {
           readLosses();
           endSegment();
-          await save();
+          await save(await step.pull());
           progress.finish();
-          stageOpt.dispose();
+          step.dispose();
           log(`stopped after ${stepsThisRun} steps (max-steps), ${progress.rate().toFixed(1)} img/s; checkpoint at ${opts.checkpointPath}`);
           return { state, complete: false, imagesPerSecond: thisRun.images / thisRun.seconds };
         }
@@ -287,12 +318,13 @@ async function trainOn(opts: TrainOptions, pool?: ReplicaPool): Promise<TrainRes
         if (c.checkpointEvery > 0 && state.globalStep % c.checkpointEvery === 0) {
           readLosses();
           endSegment();
-          await save();
+          await save(await step.pull());
         }
       }
       readLosses();
       progress.finish();
       endSegment();
+      const slots = await step.pull();
       objective.endEpoch?.(position);
       const record: EpochRecord = {
         stage: spec.name,
@@ -311,12 +343,13 @@ async function trainOn(opts: TrainOptions, pool?: ReplicaPool): Promise<TrainRes
       const stageDone = state.epoch === stage.epochs;
       if (stageDone) {
         // The next stage starts fresh: a new optimizer, no slots carried over.
-        stageOpt.dispose();
-        optimizer = undefined;
+        step.dispose();
         state.stage++;
         state.epoch = 0;
+      } else if (objective.endEpoch) {
+        await step.push();
       }
-      await save();
+      await save(stageDone ? {} : slots);
       // A multi-stage run keeps each stage's end (e.g. BCE3S's stage-1 model, to run stage 2 again from).
       if (stageDone && c.stages.length > 1) copyFileSync(opts.checkpointPath, opts.checkpointPath.replace(/(\.ckpt)?$/, `.${spec.name}.ckpt`));
       const metrics = Object.entries(record.metrics).map(([k, v]) => `, ${k} ${formatMetric(k, v)}`).join('');

@@ -3,7 +3,8 @@
 // clipping, and the learning rate of the stage's schedule. Its slots round-trip through
 // checkpoints keyed by variable position (tfjs names slots after generated variable ids).
 import * as tf from '@tensorflow/tfjs';
-import type { NamedWeights } from './nets/net.js';
+import type { Net, NamedWeights } from './nets/net.js';
+import type { Objective, StageSpec } from './objectives/objective.js';
 
 export interface OptimizerConfig {
   optimizer: 'sgd' | 'adam';
@@ -76,6 +77,11 @@ export class StageOptimizer {
   dispose(): void {
     this.optimizer.dispose();
   }
+}
+
+/** The optimizer of a stage: the objective's variables, and the backbone's unless the stage freezes it. */
+export function stageOptimizer(config: OptimizerConfig, spec: StageSpec, net: Net, objective: Objective): StageOptimizer {
+  return new StageOptimizer(config, { backbone: spec.trainBackbone ? net.trainableVariables() : [], head: objective.trainableVariables(spec.name) });
 }
 
 /** min(1, max / (||g|| + 1e-6)) over the group's gradients, as clip_grad_norm_ computes it. */

@@ -139,8 +139,10 @@ export function validateRunConfig(c: RunConfig): RunConfig {
   if (c.accumulate !== undefined) positiveInt(c.accumulate, 'accumulate');
   if (c.workers !== undefined) positiveInt(c.workers, 'workers');
   if ((c.accumulate ?? 1) > c.batchSize) throw new TrainError('TRAIN_CONFIG_INVALID', `accumulate: ${c.accumulate} micro-batches cannot split a batch of ${c.batchSize}`);
-  if ((c.workers ?? 1) > 1 && (c.accumulate ?? 1) > 1) throw new TrainError('TRAIN_USAGE', 'workers and accumulate: not supported together yet; use one of them');
   if ((c.workers ?? 1) > c.batchSize) throw new TrainError('TRAIN_CONFIG_INVALID', `workers: ${c.workers} workers cannot split a batch of ${c.batchSize}`);
+  if ((c.workers ?? 1) * (c.accumulate ?? 1) > c.batchSize) {
+    throw new TrainError('TRAIN_CONFIG_INVALID', `workers and accumulate: ${c.workers} workers of ${c.accumulate} micro-batches each cannot split a batch of ${c.batchSize}`);
+  }
   if (c.width !== undefined) positiveInt(c.width, 'width');
   if (c.trainLimit !== undefined) positiveInt(c.trainLimit, 'train-limit');
   if (c.testLimit !== undefined) positiveInt(c.testLimit, 'test-limit');

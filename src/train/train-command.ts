@@ -60,10 +60,14 @@ sgd, lr 0.01, momentum 0.9, weight decay 5e-3, cosine):
   --workers N            data-parallel training on N worker threads, one replica each on its own
                          backend instance (each wasm worker has its own heap), as PyTorch's
                          DistributedDataParallel: every batch is split into N shards, the gradients
-                         averaged through shared memory, one synchronous update. Batch norm uses
-                         each shard's statistics (per-shard, not synchronized); its moving averages
-                         are the first worker's. Objectives that update buffers from the whole
-                         batch see the whole batch. Same seed and N: same run. (default 1)
+                         averaged through shared memory, and every replica applies the same
+                         synchronous update with its own optimizer (weights stay in the workers
+                         between checkpoints and epochs). Batch norm uses each shard's statistics
+                         (per-shard, not synchronized); its moving averages are the first
+                         worker's. Objectives that update buffers from the whole batch see the
+                         whole batch; buffers updated from a shard alone (bce3s's memory) are the
+                         first worker's. With --accumulate M each worker runs its shard as M
+                         micro-batches. Same seed and N: same run. (default 1)
   --optimizer NAME       adam | sgd (default ${DEFAULT_STAGE.optimizer})
   --lr X                 learning rate (default ${DEFAULT_STAGE.learningRate})
   --momentum X           SGD momentum (default ${DEFAULT_STAGE.momentum})

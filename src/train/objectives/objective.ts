@@ -126,7 +126,11 @@ export interface Objective {
   getWeights(): NamedWeights;
   /** The inverse of getWeights(); every name must be present. */
   setWeights(weights: NamedWeights): void;
-  /** Builds the step's inputs from the (augmented, normalized) batch; runs once per step on the whole batch. */
+  /**
+   * Builds the step's inputs from the (augmented, normalized) batch; runs once per step on the
+   * whole batch, in the loop's thread, so it must not read the objective's parameters or buffers
+   * (with --workers they are updated in the replicas and reach this thread only between epochs).
+   */
   prepare(batch: Batch, ctx: PrepareContext): PreparedStep | Promise<PreparedStep>;
   /** The loss of a prepared step (or a shard of it), inside tf.variableGrads. */
   loss(step: StepTensors, ctx: LossContext): StepLoss;

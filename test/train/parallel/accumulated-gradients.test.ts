@@ -25,7 +25,7 @@ describe('gradient accumulation', () => {
       it(`${objective}: ${micro} micro-batches give the gradients, loss and buffer updates of the whole batch`, async () => {
         const b = await bigBatch(objective);
         const expected = referenceGradients(b);
-        const actual = new AccumulatedGradients(b.backbone, b.objective, micro, false).compute(b.variables, b.prepared, b.position);
+        const actual = new AccumulatedGradients(b.backbone, b.objective, micro).compute(b.variables, b.prepared, b.position, { training: false });
         if (objective === 'epl') assert.equal(expected.updates.length, 1, 'EPL updates its empirical prototypes');
         assertSameGradients(actual, expected);
         disposeGradients(actual);
@@ -39,7 +39,7 @@ describe('gradient accumulation', () => {
   it('leaves batch norm moving averages as the gradient passes alone move them (the gathering pass is undone)', async () => {
     const b = await bigBatch('epl');
     const before = b.backbone.getWeights();
-    const g = new AccumulatedGradients(b.backbone, b.objective, 3, true).compute(b.variables, b.prepared, b.position);
+    const g = new AccumulatedGradients(b.backbone, b.objective, 3).compute(b.variables, b.prepared, b.position);
     const after = b.backbone.getWeights();
     // Reference: the three micro-batches' forward passes alone, on a fresh copy of the weights.
     const c = await bigBatch('epl');

@@ -1,4 +1,4 @@
-// Resume with gradient accumulation and with data-parallel workers: a run stopped and resumed
+// Resume with gradient accumulation, with data-parallel workers and with both: a run stopped and resumed
 // from its checkpoint ends with exactly the weights, empirical prototypes (EPL, a buffer updated
 // from the whole batch) and optimizer state of the same run done in one go.
 import assert from 'node:assert/strict';
@@ -43,7 +43,11 @@ describe('resume with --accumulate and --workers', () => {
     }
   }
 
-  for (const [flag, extra] of [['accumulate 3', { accumulate: 3 }], ['workers 2', { workers: 2 }]] as const) {
+  for (const [flag, extra] of [
+    ['accumulate 3', { accumulate: 3 }],
+    ['workers 2', { workers: 2 }],
+    ['workers 2 accumulate 2', { workers: 2, accumulate: 2 }],
+  ] as const) {
     it(`${flag}: stopped after 3 of 8 steps and resumed, the run ends where the uninterrupted one does`, async () => {
       const config: RunConfig = { ...smallRunConfig('epl'), trainLimit: 48, ...extra };
       const straight = join(dir, `${flag}-straight.ckpt`);
