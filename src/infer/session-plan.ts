@@ -1,12 +1,12 @@
 // How many onnxruntime sessions a model runs, and with how many intra-op threads each, when the
 // configuration leaves them to us (`scheduler.workers` / `intra_op_threads` 0: auto).
 //
-// On CPU, single-threaded sessions side by side beat one session whose threads share each run:
-// measured with scripts/bench/serve.ts on 2 cores, IResNet-50 at batch 1, 2 sessions x 1 thread
-// ran about 27 images/s where 1 session x 2 threads ran about 20, and onnxruntime's own default
-// kept one core busy. So auto gives one session per core, capped (each session holds its own
-// copy of the weights), and splits the cores among them. A GPU runs one session: more would
-// only queue kernels on the same device.
+// On CPU, single-threaded sessions side by side do at least as well as one session whose threads
+// share each run, and need no batch to do it: measured with scripts/bench/serve.ts on 2 cores,
+// IResNet-50 at batch 1, 2 sessions x 1 thread ran 24-28 images/s, 1 session x 2 threads 20-25,
+// and onnxruntime's own default thread count 11-14 (one core busy). So auto gives one session per
+// core, capped (each session holds its own copy of the weights), and splits the cores among them.
+// A GPU runs one session: more would only queue kernels on the same device.
 import { availableParallelism } from 'node:os';
 
 import type { ExecutionProvider } from './devices.js';
