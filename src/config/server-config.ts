@@ -86,6 +86,8 @@ export interface SchedulerSettings {
   workers: number;
   /** onnxruntime intra-op threads per session; 0: auto (../infer/session-plan.ts). */
   intraOpThreads: number;
+  /** Niceness of the inference threads (worker executor, Linux): the event loop and decoding go first. */
+  inferenceNice: number;
 }
 
 export interface ServerConfig {
@@ -152,6 +154,7 @@ export const FIELDS: readonly Field[] = [
   { section: 'scheduler', key: 'executor', prop: 'executor', kind: 'enum', default: 'worker', values: EXECUTORS, doc: "where sessions run: worker threads, or onnxruntime's async API on the main thread" },
   { section: 'scheduler', key: 'workers', prop: 'workers', kind: 'int', default: 0, min: 0, max: 64, doc: 'sessions per model (worker threads), each running one batch at a time; 0 (auto): one per core up to 4 on CPU, 1 on a GPU' },
   { section: 'scheduler', key: 'intra_op_threads', prop: 'intraOpThreads', kind: 'int', default: 0, min: 0, max: 256, doc: 'onnxruntime intra-op threads per session; 0 (auto): the cores divided among the CPU sessions, at least 1' },
+  { section: 'scheduler', key: 'inference_nice', prop: 'inferenceNice', kind: 'int', default: 10, min: 0, max: 19, doc: 'niceness of the inference threads (worker executor, Linux): when the cores are busy, routing, health checks and decoding get the CPU first; 0: same priority' },
 ];
 
 /** The environment variable of a field: PROTOSERVE_<SECTION>_<KEY>. */

@@ -10,6 +10,10 @@
 // (deadline, client gone): an aborted item leaves the queue at once and its promise rejects
 // with the signal's reason; an item already running has its result dropped. A batch that fails
 // is run again item by item, so one bad input fails only its own request.
+//
+// Items are handed to the runner as they came (views, possibly of shared memory: ./input-slots.ts),
+// never copied here; a submission's onReleased tells its owner when the scheduler and the runner
+// are done with them.
 import { InferError } from './infer-error.js';
 import { SchedulerError } from './scheduler-error.js';
 import { InvariantError } from '../errors.js';
@@ -17,7 +21,8 @@ import { InvariantError } from '../errors.js';
 /** What the scheduler needs of an executor. */
 export interface BatchRunner {
   readonly slots: number;
-  run(batch: Float32Array, n: number): Promise<Float32Array[]>;
+  /** One output row per item; the items must not be used once the promise settles. */
+  run(items: readonly Float32Array[]): Promise<Float32Array[]>;
 }
 
 export interface BatchSettings {
@@ -42,6 +47,11 @@ export interface BatchRecord {
 export interface SubmitOptions {
   /** Aborting it (deadline, client gone) drops the items; their promises reject with its reason. */
   signal?: AbortSignal;
+  /**
+   * Called once when nothing reads the submitted items any more: each was refused, dropped from
+   * the queue, or its run (retries included) has ended. Called even when submit() refuses them.
+   */
+  onReleased?: () => void;
 }
 
 /** One item's result, with where its time went. */
@@ -69,6 +79,8 @@ export interface SchedulerStats {
 
 interface Item {
   data: Float32Array;
+  /** Called once the item's data is no longer needed. */
+  release: () => void;
   enqueued: number;
   signal?: AbortSignal;
   onAbort?: () => void;
@@ -110,25 +122,35 @@ export class BatchScheduler {
    * result per item, in order. Items of one submission may run in different batches.
    */
   submit(items: readonly Float32Array[], options: SubmitOptions = {}): Promise<ItemResult[]> {
-    if (this.closed) return Promise.reject(this.closed());
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const { signal, onReleased } = options;
+    const refuse = (err: unknown) => {
+      onReleased?.();
+      return Promise.reject(err);
+    };
+    if (this.closed) return refuse(this.closed());
+    if (signal?.aborted) return refuse(signal.reason);
     for (const data of items) {
       if (data.length !== this.itemSize) {
-        return Promise.reject(new InferError('INPUT_INVALID', `${this.name}: an item has ${data.length} floats, the model takes ${this.itemSize}`));
+        return refuse(new InferError('INPUT_INVALID', `${this.name}: an item has ${data.length} floats, the model takes ${this.itemSize}`));
       }
     }
     if (this.queue.length + items.length > this.settings.maxQueue) {
       this.counts.rejected += items.length;
-      return Promise.reject(
-        new SchedulerError('QUEUE_FULL', `model "${this.name}" has ${this.queue.length} images queued (limit ${this.settings.maxQueue})`, { retryAfterS: this.retryAfterS() }),
-      );
+      return refuse(new SchedulerError('QUEUE_FULL', `model "${this.name}" has ${this.queue.length} images queued (limit ${this.settings.maxQueue})`, { retryAfterS: this.retryAfterS() }));
     }
+    if (items.length === 0) onReleased?.();
+    let held = items.length;
     const now = performance.now();
     const results = items.map(
       (data) =>
         new Promise<ItemResult>((resolve, reject) => {
-          const item: Item = { data, enqueued: now, signal, settled: false, resolve, reject };
+          let released = false;
+          const release = () => {
+            if (released) return;
+            released = true;
+            if (--held === 0) onReleased?.();
+          };
+          const item: Item = { data, release, enqueued: now, signal, settled: false, resolve, reject };
           if (signal) {
             item.onAbort = () => this.abort(item);
             signal.addEventListener('abort', item.onAbort, { once: true });
@@ -154,15 +176,19 @@ export class BatchScheduler {
   async close(error: () => Error): Promise<void> {
     this.closed = error;
     clearTimeout(this.timer);
-    for (const item of this.queue.splice(0)) this.settle(item, () => item.reject(error()));
+    for (const item of this.queue.splice(0)) {
+      this.settle(item, () => item.reject(error()));
+      item.release();
+    }
     if (this.running > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
   private abort(item: Item): void {
     const at = this.queue.indexOf(item);
+    // Still queued: it leaves now. Running: its result will be dropped, its data released when the run ends.
     if (at >= 0) this.queue.splice(at, 1);
-    // Still queued: it leaves now. Running: its result will be dropped.
     this.settle(item, () => item.reject(item.signal?.reason ?? new SchedulerError('CANCELLED', 'cancelled')));
+    if (at >= 0) item.release();
   }
 
   private settle(item: Item, action: () => void): void {
@@ -199,7 +225,7 @@ export class BatchScheduler {
     try {
       const started = performance.now();
       try {
-        const rows = await this.runner.run(pack(items, this.itemSize), items.length);
+        const rows = await this.runner.run(items.map((item) => item.data));
         this.finish(items, rows, started);
       } catch (err) {
         if (items.length === 1) return this.settle(items[0], () => items[0].reject(err));
@@ -208,13 +234,14 @@ export class BatchScheduler {
           if (item.settled) continue;
           const alone = performance.now();
           try {
-            this.finish([item], await this.runner.run(pack([item], this.itemSize), 1), alone);
+            this.finish([item], await this.runner.run([item.data]), alone);
           } catch (itemErr) {
             this.settle(item, () => item.reject(itemErr));
           }
         }
       }
     } finally {
+      for (const item of items) item.release();
       this.running--;
       if (this.running === 0) for (const resolve of this.idle.splice(0)) resolve();
       this.pump();
@@ -236,11 +263,4 @@ export class BatchScheduler {
       );
     });
   }
-}
-
-/** The items back to back in one fresh array (the executor may take ownership of it). */
-function pack(items: readonly Item[], itemSize: number): Float32Array {
-  const batch = new Float32Array(items.length * itemSize);
-  items.forEach((item, i) => batch.set(item.data, i * itemSize));
-  return batch;
 }

@@ -1,11 +1,14 @@
 // Image decoding and face alignment in a pool of worker threads (decode-worker.ts), so the event
-// loop only routes. Workers start on first use. At most `concurrency` images are decoded at once (one per worker: each
+// loop only routes. A model's input tensor is written straight into the shared slot it is given
+// (./input-slots.ts), so it never passes through the main thread. Workers start on first use. At most `concurrency` images are decoded at once (one per worker: each
 // decode holds up to maxPixels * 4 bytes), at most `maxQueued` wait for a worker; beyond that a
 // task is refused at once with QUEUE_FULL. A task carries the request's AbortSignal: an
-// aborted task leaves the queue, and a running one has its result dropped.
+// aborted task leaves the queue at once; a running one has its result dropped, and one that
+// writes into a slot rejects only when the worker is done with the slot.
 import type { Worker } from 'node:worker_threads';
 
 import type { InputSpec } from '../artifact/manifest.js';
+import { InvariantError } from '../errors.js';
 import { startWorker } from '../worker-thread.js';
 import { InferError, type InferErrorCode } from './infer-error.js';
 import { DEFAULT_MAX_PIXELS, type RgbImage } from './preprocess.js';
@@ -13,14 +16,15 @@ import { SchedulerError } from './scheduler-error.js';
 
 /** What a worker is asked to do with one image. */
 export type DecodeRequest = { bytes: Uint8Array; maxPixels: number } & (
-  | { kind: 'tensor'; input: InputSpec }
+  | { kind: 'tensor'; input: InputSpec; into: Float32Array }
   | { kind: 'decode' }
   | { kind: 'align'; input: InputSpec; faces: Float64Array[] }
 );
 export type DecodeTask = DecodeRequest & { id: number };
 
 export type DecodeReply =
-  | { id: number; ok: true; kind: 'tensor' | 'align'; tensors: Float32Array[] }
+  | { id: number; ok: true; kind: 'tensor' }
+  | { id: number; ok: true; kind: 'align'; tensors: Float32Array[] }
   | { id: number; ok: true; kind: 'decode'; image: RgbImage }
   | { id: number; ok: false; code: string; message: string };
 
@@ -81,10 +85,13 @@ export class DecodePool {
     return { queued: this.queue.length, decoding: this.workers.filter((w) => w.job).length };
   }
 
-  /** Encoded image -> one item of the model's input tensor (decode, resize, normalize). */
-  async tensor(bytes: Uint8Array, input: InputSpec, options: TaskOptions = {}): Promise<Float32Array> {
-    const reply = await this.submit({ kind: 'tensor', bytes, input, maxPixels: this.maxPixels }, options);
-    return (reply as Extract<DecodeReply, { tensors: Float32Array[] }>).tensors[0];
+  /**
+   * Encoded image -> one item of the model's input tensor (decode, resize, normalize), written
+   * into `into`: a view of shared memory (an input slot), which the worker writes in place.
+   */
+  async tensor(bytes: Uint8Array, input: InputSpec, into: Float32Array, options: TaskOptions = {}): Promise<void> {
+    if (!(into.buffer instanceof SharedArrayBuffer)) throw new InvariantError('DecodePool.tensor: `into` must be a view of a SharedArrayBuffer');
+    await this.submit({ kind: 'tensor', bytes, input, into, maxPixels: this.maxPixels }, options);
   }
 
   /** Encoded image -> upright 8-bit pixels (e.g. for a face detector). */
@@ -103,7 +110,7 @@ export class DecodePool {
     const dropped = faces.length - kept.length;
     if (kept.length === 0) return { tensors: [], dropped };
     const reply = await this.submit({ kind: 'align', bytes, input, faces: kept, maxPixels: this.maxPixels }, options);
-    return { tensors: (reply as Extract<DecodeReply, { tensors: Float32Array[] }>).tensors, dropped };
+    return { tensors: (reply as Extract<DecodeReply, { kind: 'align' }>).tensors, dropped };
   }
 
   async close(): Promise<void> {
@@ -128,6 +135,8 @@ export class DecodePool {
         job.onAbort = () => {
           const at = this.queue.indexOf(job);
           if (at >= 0) this.queue.splice(at, 1);
+          // A worker writing into a slot keeps the job until it is done (then it rejects).
+          else if (task.kind === 'tensor') return;
           this.settle(job, () => job.reject(signal.reason));
         };
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -171,7 +180,7 @@ export class DecodePool {
     w.worker.unref();
     w.worker.on('message', (reply: DecodeReply) => {
       const job = w.job;
-      if (job) this.settle(job, () => job.resolve(reply));
+      if (job) this.settle(job, () => (job.signal?.aborted ? job.reject(job.signal.reason) : job.resolve(reply)));
       this.next(w);
     });
     const replace = (why: string) => {

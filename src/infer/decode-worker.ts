@@ -1,6 +1,7 @@
 // Worker thread of the DecodePool: decodes images with sharp (EXIF orientation, pixel limit),
-// resizes them to a model's input and fills its tensor, or aligns faces onto the ArcFace
-// template, off the main thread. Results go back as transferred buffers.
+// resizes them to a model's input and fills its tensor in the shared slot it is given, or aligns
+// faces onto the ArcFace template, off the main thread. Other results go back as transferred
+// buffers.
 import { parentPort } from 'node:worker_threads';
 
 import sharp from 'sharp';
@@ -21,8 +22,8 @@ async function handle(task: DecodeTask): Promise<{ reply: DecodeReply; transfer:
   const options = { maxPixels: task.maxPixels };
   switch (task.kind) {
     case 'tensor': {
-      const tensor = await preprocessImage(task.bytes, task.input, options);
-      return { reply: { id: task.id, ok: true, kind: 'tensor', tensors: [tensor] }, transfer: [tensor.buffer as ArrayBuffer] };
+      await preprocessImage(task.bytes, task.input, options, task.into);
+      return { reply: { id: task.id, ok: true, kind: 'tensor' }, transfer: [] };
     }
     case 'decode': {
       const img = await decodeImage(task.bytes, options);

@@ -17,11 +17,20 @@ export interface InferenceExecutor {
   /** Largest batch the graph accepts: Infinity when its batch dimension is dynamic. */
   readonly maxBatch: number;
   /**
-   * Runs n items laid out back to back in `batch` (the manifest's layout); one output row per
-   * item. May take ownership of `batch` (a worker executor transfers it).
+   * Runs the items (each one item of the input tensor, in the manifest's layout) as one batch;
+   * one output row per item. Items may be views of shared memory (./input-slots.ts): they are
+   * read, never kept or transferred, and not used once the promise settles.
    */
-  run(batch: Float32Array, n: number): Promise<Float32Array[]>;
+  run(items: readonly Float32Array[]): Promise<Float32Array[]>;
   /** Called with why, when the executor can no longer run anything (a worker died). */
   onBroken?: (reason: string) => void;
   release(): Promise<void>;
+}
+
+/** The items back to back in one fresh array: the batch a session runs. */
+export function packItems(items: readonly Float32Array[]): Float32Array {
+  const size = items[0]?.length ?? 0;
+  const batch = new Float32Array(items.length * size);
+  items.forEach((item, i) => batch.set(item, i * size));
+  return batch;
 }

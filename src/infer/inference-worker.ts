@@ -1,9 +1,12 @@
 // Worker thread of a WorkerExecutor: holds one onnxruntime session of one model and runs the
-// batches the main thread sends it. Batches and results cross the thread boundary as
+// batches the main thread sends it. A batch's items arrive as views (of shared memory where a
+// decode worker wrote them) and are packed here, off the main thread; results go back as
 // transferred buffers (no copy).
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { hasCode, messageOf } from '../errors.js';
+import { lowerThreadPriority } from '../thread-priority.js';
+import { packItems } from './executor.js';
 import { ModelSession } from './model-session.js';
 import type { InferenceWorkerData, WorkerReply, WorkerRequest } from './worker-executor.js';
 
@@ -14,6 +17,8 @@ function failure(err: unknown): { code: string; message: string } {
   return { code: hasCode(err) ? err.code : 'INFERENCE_FAILED', message: messageOf(err) };
 }
 
+// Before the session exists, so onnxruntime's own threads inherit it.
+lowerThreadPriority(data.nice);
 let session: ModelSession;
 try {
   session = await ModelSession.create(
@@ -32,7 +37,7 @@ port.on('message', (msg: WorkerRequest) => {
     void session.release().finally(() => port.close());
     return;
   }
-  void session.run(msg.batch, msg.n).then(
+  void session.run(packItems(msg.items), msg.items.length).then(
     (rows) => {
       const dim = rows[0]?.length ?? 0;
       const out = new Float32Array(rows.length * dim);

@@ -2,7 +2,7 @@
 // onnxruntime-node 1.30 that API dispatches the synchronous native run through setImmediate,
 // so a run blocks the event loop for its whole duration; see scripts/bench/serve.ts for what
 // that costs against worker threads.
-import type { InferenceExecutor } from './executor.js';
+import { packItems, type InferenceExecutor } from './executor.js';
 import type { ModelSession } from './model-session.js';
 
 export class InlineExecutor implements InferenceExecutor {
@@ -25,8 +25,8 @@ export class InlineExecutor implements InferenceExecutor {
     return this.session.maxBatch;
   }
 
-  run(batch: Float32Array, n: number): Promise<Float32Array[]> {
-    return this.session.run(batch, n);
+  run(items: readonly Float32Array[]): Promise<Float32Array[]> {
+    return this.session.run(packItems(items), items.length);
   }
 
   release(): Promise<void> {

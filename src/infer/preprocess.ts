@@ -50,12 +50,13 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
 }
 
 /**
- * One encoded image -> one item of the input tensor (height*width*channels floats).
- * Decoding and resizing run in one sharp pipeline (JPEGs shrink while decoding).
+ * One encoded image -> one item of the input tensor (height*width*channels floats), written
+ * into `out` (a fresh array by default). Decoding and resizing run in one sharp pipeline (JPEGs
+ * shrink while decoding).
  */
-export async function preprocessImage(bytes: Uint8Array, input: InputSpec, options: DecodeOptions = {}): Promise<Float32Array> {
+export async function preprocessImage(bytes: Uint8Array, input: InputSpec, options: DecodeOptions = {}, out?: Float32Array): Promise<Float32Array> {
   const img = await runSharp(() => openImage(bytes, options).resize(resizeOptions(input)));
-  return imageToTensor(img, input);
+  return imageToTensor(img, input, out);
 }
 
 /**

@@ -2,7 +2,9 @@
 // methods that go through the model's queue (BatchScheduler) to its executor. This is the one
 // way the server runs a model. It has ModelSession's method names and arguments, plus an
 // optional last RunOptions argument carrying the request's AbortSignal (deadline, client gone)
-// and a timing record the scheduler fills.
+// and a timing record the scheduler fills. runEncoded / embedEncoded take encoded images: the
+// decode pool writes their tensors into the model's shared input slots (./input-slots.ts), from
+// where its inference workers read them, so they never pass through the main thread.
 //
 // States: loading (executor starting, warm-up running) -> ready | failed; ready | failed ->
 // unloading -> unloaded. Only a ready model runs requests; the others refuse with
@@ -11,10 +13,12 @@ import type { Manifest } from '../artifact/manifest.js';
 import type { SchedulerSettings } from '../config/server-config.js';
 import { InvariantError, messageOf } from '../errors.js';
 import { BatchScheduler, type BatchRecord, type ItemResult, type SchedulerStats } from './batch-scheduler.js';
+import type { DecodePool } from './decode-pool.js';
 import type { ProviderAttempt } from './create-session.js';
 import type { Device, ExecutionProvider } from './devices.js';
 import type { InferenceExecutor } from './executor.js';
 import { InferError } from './infer-error.js';
+import { InputSlots } from './input-slots.js';
 import { DEFAULT_TOP_K } from './model-session.js';
 import { embeddingsOf, predictionsOf, type Prediction } from './postprocess.js';
 import { imageToTensor, inputSize, preprocessPixels, type RgbImage } from './preprocess.js';
@@ -39,6 +43,11 @@ export interface RunOptions {
   timing?: RunTiming;
 }
 
+/** runEncoded's options: also told how long decoding took. */
+export interface EncodedRunOptions extends RunOptions {
+  onDecoded?: (ms: number) => void;
+}
+
 /** Seconds a client is asked to wait for a model that is still loading. */
 const LOADING_RETRY_AFTER_S = 5;
 
@@ -47,6 +56,7 @@ export class ScheduledModel {
   private failure?: string;
   private executor?: InferenceExecutor;
   private scheduler?: BatchScheduler;
+  private readonly inputs: InputSlots;
   /** Told of every batch this model runs (set by its pool, for metrics). */
   onBatch?: (batch: BatchRecord) => void;
 
@@ -54,7 +64,9 @@ export class ScheduledModel {
     readonly manifest: Manifest,
     /** The settings asked for (config defaults with this model's overrides). */
     readonly settings: SchedulerSettings,
-  ) {}
+  ) {
+    this.inputs = new InputSlots(inputSize(manifest.input));
+  }
 
   get name(): string {
     return this.manifest.name;
@@ -158,6 +170,44 @@ export class ScheduledModel {
       throw new InferError('INPUT_INVALID', `Batch of ${batch.length} floats is not ${n} x ${size}`);
     }
     return this.runItems(Array.from({ length: n }, (_, i) => batch.subarray(i * size, (i + 1) * size)), options);
+  }
+
+  /**
+   * Encoded images, one item each: `decoders` decodes and preprocesses them (worker threads)
+   * straight into this model's shared input slots, and the items run from there. One output
+   * row per image, in order.
+   */
+  async runEncoded(images: readonly Uint8Array[], decoders: DecodePool, options: EncodedRunOptions = {}): Promise<Float32Array[]> {
+    this.checkReady();
+    const slots = images.map(() => this.inputs.acquire());
+    let owned = true;
+    const release = () => slots.forEach((slot) => this.inputs.release(slot));
+    try {
+      const t0 = performance.now();
+      // Every decode settles (a worker still writing holds its slot) before any slot is let go.
+      const decoded = await Promise.allSettled(images.map((bytes, i) => decoders.tensor(bytes, this.manifest.input, slots[i], { signal: options.signal })));
+      options.onDecoded?.(performance.now() - t0);
+      const failed = decoded.find((d) => d.status === 'rejected');
+      if (failed) throw failed.reason;
+      this.checkReady();
+      owned = false;
+      const results = await this.scheduler!.submit(slots, { signal: options.signal, onReleased: release });
+      if (options.timing) record(options.timing, results);
+      return results.map((r) => r.row);
+    } finally {
+      if (owned) release();
+    }
+  }
+
+  /** Embedder: runEncoded's rows as L2-normalized vectors. */
+  async embedEncoded(images: readonly Uint8Array[], decoders: DecodePool, options: EncodedRunOptions = {}): Promise<Float32Array[]> {
+    this.expectTask('embedder', 'embed');
+    return embeddingsOf(this.manifest, await this.runEncoded(images, decoders, options));
+  }
+
+  /** Input slots made and held (shared memory the decoders write into). */
+  inputStats(): { made: number; held: number } {
+    return this.inputs.stats();
   }
 
   /** Like run(), one input tensor per item. */

@@ -1,6 +1,7 @@
 // The worker-thread executor: sessions of one model, each in its own worker thread
 // (inference-worker.ts), so onnxruntime's runs never block the event loop and several batches
-// can run at once. A batch is transferred to a free worker and its output transferred back.
+// can run at once. A batch's items are posted to a free worker (views of shared input slots
+// are shared, not copied), which packs and runs them; its output is transferred back.
 // How many sessions, with how many threads, is ./session-plan.ts's call where the configuration
 // says auto: the first session tells which provider runs the model, the others follow.
 import type { Worker } from 'node:worker_threads';
@@ -21,9 +22,12 @@ export interface InferenceWorkerData {
   device: string;
   /** Resolved (at least 1). */
   intraOpThreads: number;
+  /** The niceness the worker gives its thread before creating the session (0: unchanged). */
+  nice: number;
 }
 
-export type WorkerRequest = { type: 'run'; id: number; batch: Float32Array; n: number } | { type: 'release' };
+/** A run's items are posted as they are: views of shared memory are shared, others copied. */
+export type WorkerRequest = { type: 'run'; id: number; items: readonly Float32Array[] } | { type: 'release' };
 
 export type WorkerReply =
   | { type: 'ready'; provider: ExecutionProvider; device: Device; attempts: ProviderAttempt[]; maxBatch: number }
@@ -41,6 +45,8 @@ export interface WorkerExecutorOptions {
   workers: number;
   /** Intra-op threads per session (0: auto). */
   intraOpThreads: number;
+  /** Niceness of the inference threads (0: unchanged). */
+  nice: number;
 }
 
 const INFER_CODES: readonly InferErrorCode[] = ['UNSUPPORTED_DEVICE', 'DEVICE_UNAVAILABLE', 'MODEL_LOAD_FAILED', 'INPUT_INVALID', 'INFERENCE_FAILED'];
@@ -92,6 +98,7 @@ export class WorkerExecutor implements InferenceExecutor {
       bytes: options.bytes,
       device: String(options.device),
       intraOpThreads: planSessions(asked, 'cpu').intraOpThreads,
+      nice: options.nice,
     };
     const workers: SessionWorker[] = [];
     const start = async (n: number) => {
@@ -118,7 +125,7 @@ export class WorkerExecutor implements InferenceExecutor {
     return this.live.length;
   }
 
-  run(batch: Float32Array, n: number): Promise<Float32Array[]> {
+  run(items: readonly Float32Array[]): Promise<Float32Array[]> {
     // The scheduler never has more runs in flight than slots; the least busy worker takes it.
     const target = this.live.reduce<SessionWorker | undefined>((best, w) => (!best || w.pending.size < best.pending.size ? w : best), undefined);
     if (!target || this.released) return Promise.reject(new InferError('INFERENCE_FAILED', `${this.name}: no inference worker is running`));
@@ -126,9 +133,7 @@ export class WorkerExecutor implements InferenceExecutor {
     return new Promise<Float32Array[]>((resolve, reject) => {
       target.pending.set(id, { resolve, reject });
       target.worker.ref();
-      const owned = batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength && !(batch.buffer instanceof SharedArrayBuffer);
-      const message: WorkerRequest = { type: 'run', id, batch, n };
-      target.worker.postMessage(message, owned ? [batch.buffer as ArrayBuffer] : []);
+      target.worker.postMessage({ type: 'run', id, items } satisfies WorkerRequest);
     });
   }
 

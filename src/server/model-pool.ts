@@ -246,7 +246,7 @@ export class ModelPool {
       const device = this.source.device ?? 'auto';
       executor =
         settings.executor === 'worker'
-          ? await WorkerExecutor.create({ manifest, modelPath: artifact.modelPath, bytes: artifact.bytes, device, workers: settings.workers, intraOpThreads: settings.intraOpThreads })
+          ? await WorkerExecutor.create({ manifest, modelPath: artifact.modelPath, bytes: artifact.bytes, device, workers: settings.workers, intraOpThreads: settings.intraOpThreads, nice: settings.inferenceNice })
           : new InlineExecutor(await ModelSession.create(artifact, { device, sessionOptions: { intraOpNumThreads: planSessions({ workers: 1, intraOpThreads: settings.intraOpThreads }, 'cpu').intraOpThreads } }));
     } catch (err) {
       this.models.delete(manifest.name);

@@ -1,5 +1,6 @@
 // The queue in front of an executor, driven by a runner whose runs finish only when the test
-// says so: batching, order, isolation of a failing input, back-pressure, deadlines, closing.
+// says so: batching, order, isolation of a failing input, back-pressure, deadlines, closing, and
+// when a submission's items are released (the shared input slots they live in are reused then).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
@@ -12,9 +13,8 @@ class GatedRunner implements BatchRunner {
   private readonly waiting: Array<() => void> = [];
   constructor(readonly slots = 1) {}
 
-  run(batch: Float32Array, n: number): Promise<Float32Array[]> {
-    const xs = Array.from(batch);
-    assert.equal(xs.length, n);
+  run(items: readonly Float32Array[]): Promise<Float32Array[]> {
+    const xs = items.map((item) => item[0]);
     this.batches.push(xs);
     return new Promise((resolve, reject) => {
       this.waiting.push(() => (xs.some((x) => x < 0) ? reject(new InferError('INFERENCE_FAILED', `bad input in [${xs}]`)) : resolve(xs.map((x) => Float32Array.of(2 * x)))));
@@ -193,6 +193,55 @@ describe('BatchScheduler', () => {
     await runner.release();
     await closing;
     assert.deepEqual((await Promise.all([a, b])).map(([r]) => r.row[0]), [2, 4]);
+  });
+
+  test('onReleased fires once, when no run reads the items any more, on every path', async () => {
+    const runner = new GatedRunner();
+    const s = new BatchScheduler(runner, 1, { ...settings, maxQueue: 3 }, 'm');
+    const released: string[] = [];
+    const submit = (name: string, xs: number[], signal?: AbortSignal) =>
+      s.submit(xs.map(item), { signal, onReleased: () => released.push(name) }).then(
+        () => 'ok',
+        (err: { code?: string; message: string }) => err.code ?? err.message,
+      );
+    const controller = new AbortController();
+    const abortedRunning = submit('aborted while running', [2], controller.signal);
+    const queuedPair = submit('queued pair', [3, 4]);
+    const abortedQueued = submit('aborted while queued', [5], controller.signal);
+    const refused = submit('refused', [6]);
+    assert.deepEqual(runner.batches, [[2]]);
+    controller.abort(new Error('gone'));
+    assert.equal(await refused, 'QUEUE_FULL');
+    assert.equal(await abortedQueued, 'gone');
+    assert.equal(await abortedRunning, 'gone');
+    assert.deepEqual(released, ['refused', 'aborted while queued'], 'refused and dropped items are released at once; a running one is held until its run ends');
+    await runner.release(); // [2] ends; [3, 4] runs
+    assert.deepEqual(runner.batches.slice(1), [[3, 4]]);
+    assert.deepEqual(released.slice(2), ['aborted while running']);
+    await runner.release();
+    assert.deepEqual(released.slice(3), ['queued pair']);
+    assert.equal(await queuedPair, 'ok');
+    // A failing batch holds its items until every one has been run again alone.
+    const failing = submit('failing batch-mates', [-1, 7]);
+    await runner.release(); // the pair fails
+    assert.equal(released.length, 4);
+    await runner.release(); // [-1] alone; [7] still to run
+    assert.equal(released.length, 4);
+    await runner.release();
+    assert.equal(released.at(-1), 'failing batch-mates');
+    assert.equal(await failing, 'INFERENCE_FAILED');
+    // Closing releases what is queued.
+    const blocker = submit('blocker', [8]);
+    const queued = submit('queued at close', [9]);
+    const closing = s.close(() => new Error('unloaded'));
+    assert.equal(await queued, 'unloaded');
+    assert.equal(released.at(-1), 'queued at close');
+    await runner.release();
+    await closing;
+    assert.equal(await blocker, 'ok');
+    assert.deepEqual(released.slice(-2), ['queued at close', 'blocker']);
+    assert.equal(await submit('after close', [10]), 'unloaded');
+    assert.equal(released.at(-1), 'after close');
   });
 
   test('items of the wrong size are refused', async () => {

@@ -1,25 +1,36 @@
 // ScheduledModel on real onnxruntime sessions, on both executors: batched results equal the
-// unbatched runs of a bare session, in order; a bad input in a batch fails alone; states.
+// unbatched runs of a bare session, in order; encoded images run from shared input slots that
+// are always given back; a bad input in a batch fails alone; states.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import { listArtifacts } from '../../src/artifact/registry.js';
 import type { LoadedArtifact } from '../../src/artifact/read-artifact.js';
 import { defaultConfig, type SchedulerSettings } from '../../src/config/server-config.js';
+import { DecodePool } from '../../src/infer/decode-pool.js';
 import type { InferenceExecutor } from '../../src/infer/executor.js';
 import { InlineExecutor } from '../../src/infer/inline-executor.js';
 import { ModelSession } from '../../src/infer/model-session.js';
 import { ScheduledModel } from '../../src/infer/scheduled-model.js';
 import { planSessions } from '../../src/infer/session-plan.js';
 import { WorkerExecutor } from '../../src/infer/worker-executor.js';
-import { LOOKUP_TABLE, lookupModel, meanIntensityClassifier, meanLogits, nanClassifier, tempDir, writeModels } from './tiny-models.js';
+import { LOOKUP_TABLE, lookupModel, meanIntensityClassifier, meanLogits, nanClassifier, solidPng, tempDir, writeModels } from './tiny-models.js';
 
 const settings = (over: Partial<SchedulerSettings> = {}): SchedulerSettings => ({ ...defaultConfig().scheduler, ...over });
 
 async function executor(kind: 'inline' | 'worker', artifact: LoadedArtifact, workers = 1): Promise<InferenceExecutor> {
   return kind === 'worker'
-    ? WorkerExecutor.create({ manifest: artifact.manifest, modelPath: artifact.modelPath, bytes: artifact.bytes, device: 'cpu', workers, intraOpThreads: 1 })
+    ? WorkerExecutor.create({ manifest: artifact.manifest, modelPath: artifact.modelPath, bytes: artifact.bytes, device: 'cpu', workers, intraOpThreads: 1, nice: 0 })
     : new InlineExecutor(await ModelSession.create(artifact, { device: 'cpu' }));
+}
+
+/** The niceness of every thread of this process (Linux; the main thread first). */
+function threadNiceness(): number[] {
+  if (process.platform !== 'linux') return [];
+  const tids = readdirSync('/proc/self/task').map(Number).sort((a, b) => a - b);
+  // Field 19 of /proc/<pid>/task/<tid>/stat, counted after the command name's closing parenthesis.
+  return tids.map((t) => Number(readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1].split(' ')[16]));
 }
 
 /** A 28x28 gray image of constant value v/255 as the mean classifier's input. */
@@ -70,6 +81,44 @@ describe('ScheduledModel', () => {
         }
       });
 
+      test('encoded images are decoded into shared input slots and run from there; slots are reused, and freed on every failure', async () => {
+        const artifact = artifacts.get('mean-logits')!;
+        const model = new ScheduledModel(artifact.manifest, settings({ maxBatch: 8 }));
+        model.attach(await executor(kind, artifact, 2));
+        await model.warmup();
+        const decoders = new DecodePool({ concurrency: 2, maxQueued: 64 });
+        try {
+          const values = Array.from({ length: 24 }, (_, i) => (i * 53) % 256);
+          const pngs = await Promise.all(values.map((v) => solidPng(30, 20, v)));
+          let decodeMs = 0;
+          // 24 requests of one image and one of a pair, at once.
+          const singles = pngs.map((png) => model.runEncoded([png], decoders, { onDecoded: (ms) => (decodeMs += ms) }).then(([row]) => row));
+          const pair = model.runEncoded([pngs[3], pngs[0]], decoders);
+          const rows = await Promise.all(singles);
+          rows.forEach((row, i) => meanLogits(values[i] / 255).forEach((l, j) => assert.ok(Math.abs(row[j] - l) < 1e-4, `request ${i}, logit ${j}`)));
+          const [a, b] = await pair;
+          assert.deepEqual([Array.from(a), Array.from(b)], [Array.from(rows[3]), Array.from(rows[0])]);
+          assert.ok(decodeMs > 0);
+          const { made, held } = model.inputStats();
+          assert.equal(held, 0, 'every slot was given back');
+          assert.ok(made <= 32, `at most one slot per image in flight: ${made}`);
+          // Sequential requests reuse the same slots.
+          for (const png of pngs.slice(0, 10)) await model.runEncoded([png], decoders);
+          assert.equal(model.inputStats().made, made);
+          // A bad image in a pair, a deadline already passed, and a model gone meanwhile: slots come back.
+          await assert.rejects(model.runEncoded([pngs[0], Buffer.from('not an image')], decoders), { code: 'IMAGE_UNREADABLE' });
+          await assert.rejects(model.runEncoded([pngs[0]], decoders, { signal: AbortSignal.abort(new Error('deadline')) }), /deadline/);
+          assert.equal(model.inputStats().held, 0);
+          const late = model.runEncoded([pngs[1]], decoders).catch((err: { code?: string }) => err.code);
+          await model.unload();
+          assert.equal(await late, 'MODEL_UNAVAILABLE');
+          assert.equal(model.inputStats().held, 0);
+        } finally {
+          await model.unload();
+          await decoders.close();
+        }
+      });
+
       test('an input that makes onnxruntime fail fails alone; its batch-mates get their rows', async () => {
         const artifact = artifacts.get('lookup')!;
         const ok = new ScheduledModel(artifact.manifest, settings({ maxBatch: 4, maxDelayMs: 1000 }));
@@ -101,13 +150,17 @@ describe('ScheduledModel', () => {
     await assert.rejects(model.run(grey(1), 1), { code: 'MODEL_UNAVAILABLE', state: 'unloaded' });
   });
 
-  test('workers auto starts one session per core (up to the cap) on CPU, each answering', async () => {
+  test('workers auto starts one session per core (up to the cap) on CPU, each answering, on threads of lower priority', async () => {
     const artifact = artifacts.get('mean-logits')!;
-    const ex = await WorkerExecutor.create({ manifest: artifact.manifest, modelPath: artifact.modelPath, bytes: artifact.bytes, device: 'cpu', workers: 0, intraOpThreads: 0 });
+    const niced = () => threadNiceness().filter((n) => n === 7).length;
+    const before = niced();
+    const ex = await WorkerExecutor.create({ manifest: artifact.manifest, modelPath: artifact.modelPath, bytes: artifact.bytes, device: 'cpu', workers: 0, intraOpThreads: 0, nice: 7 });
     try {
       assert.equal(ex.slots, planSessions({ workers: 0, intraOpThreads: 0 }, 'cpu').sessions);
       assert.equal(ex.provider, 'cpu');
-      const rows = await Promise.all(Array.from({ length: ex.slots }, (_, i) => ex.run(grey(i), 1)));
+      if (process.platform === 'linux') assert.ok(niced() - before >= ex.slots, `threads at niceness 7: ${niced()} (before: ${before}), sessions ${ex.slots}`);
+      assert.equal(threadNiceness()[0], 0, 'the main thread keeps its priority');
+      const rows = await Promise.all(Array.from({ length: ex.slots }, (_, i) => ex.run([grey(i)])));
       rows.forEach(([row], i) => meanLogits(i / 255).forEach((l, j) => assert.ok(Math.abs(row[j] - l) < 1e-4, `session ${i}, logit ${j}`)));
     } finally {
       await ex.release();

@@ -47,6 +47,8 @@ export function summarize(model: ServedModel) {
       max_delay_ms: settings.maxDelayMs,
       max_queue: settings.maxQueue,
       ...(stats ? { queued: stats.queued, running: stats.running, items: stats.items, batches: stats.batches, rejected: stats.rejected } : {}),
+      // Shared memory the decoders write input tensors into: slots made so far, held now.
+      input_slots: model.session.inputStats(),
     },
   };
 }

@@ -11,7 +11,7 @@ import type { Task } from '../../artifact/manifest.js';
 import type { DecodePool } from '../../infer/decode-pool.js';
 import { DEFAULT_TOP_K } from '../../infer/model-session.js';
 import { detectPhotoFaces, type PhotoFaces } from '../../infer/photo-faces.js';
-import type { RunOptions, ScheduledModel } from '../../infer/scheduled-model.js';
+import type { EncodedRunOptions, RunOptions, ScheduledModel } from '../../infer/scheduled-model.js';
 import { admission } from '../admission.js';
 import type { AccessControl } from '../auth/access-control.js';
 import { imageBody, imageOf, imagePairBody, imagePairOf } from '../content-type-parser.js';
@@ -63,8 +63,7 @@ export function predictRoutes(pool: ModelPool, options: PredictOptions): Router 
     const model = modelOf(res).session;
     const context = bodyRead(res);
     const k = topKParam(req, options.maxTopK);
-    const tensor = await timed(context, 'decode', decoders.tensor(imageOf(res), model.manifest.input, context));
-    const [row] = await model.run(tensor, 1, runOptions(context));
+    const [row] = await model.runEncoded([imageOf(res)], decoders, encodedRunOptions(context));
     sendTimedJson(res, {
       model: { name: model.name, version: model.manifest.version },
       predictions: model.predictions(row, k),
@@ -89,8 +88,7 @@ export function predictRoutes(pool: ModelPool, options: PredictOptions): Router 
       });
       return;
     }
-    const tensor = await timed(context, 'decode', decoders.tensor(imageOf(res), model.manifest.input, context));
-    const [vector] = await model.embed(tensor, 1, runOptions(context));
+    const [vector] = await model.embedEncoded([imageOf(res)], decoders, encodedRunOptions(context));
     sendTimedJson(res, {
       model: { name: model.name, version: model.manifest.version },
       embedding: Array.from(vector),
@@ -119,11 +117,7 @@ export function predictRoutes(pool: ModelPool, options: PredictOptions): Router 
       [u, v] = await model.embedPixels(picked.map((f) => f.aligned), runOptions(context));
       compared = picked.map((f, i) => ({ image: `image${i + 1}`, index: faces.indices[i], faces: photos[i].faces.length, ...faceJson(f) }));
     } else {
-      const [a, b] = await timed(context, 'decode', Promise.all(imagePairOf(res).map((img) => decoders.tensor(img, model.manifest.input, context))));
-      const batch = new Float32Array(a.length * 2);
-      batch.set(a, 0);
-      batch.set(b, a.length);
-      [u, v] = await model.embed(batch, 2, runOptions(context));
+      [u, v] = await model.embedEncoded(imagePairOf(res), decoders, encodedRunOptions(context));
     }
     let similarity = 0;
     for (let i = 0; i < u.length; i++) similarity += u[i] * v[i];
@@ -199,6 +193,11 @@ export function bodyRead(res: Response): RequestContext {
 /** The request's signal, and its timing record for the scheduler to fill. */
 export function runOptions(context: RequestContext): RunOptions {
   return { signal: context.signal, timing: context.times };
+}
+
+/** runOptions, with the decoding time of encoded images counted as the decode stage. */
+function encodedRunOptions(context: RequestContext): EncodedRunOptions {
+  return { ...runOptions(context), onDecoded: (ms) => (context.times.decode += ms) };
 }
 
 export async function timed<T>(context: RequestContext, stage: 'decode', work: Promise<T>): Promise<T> {
