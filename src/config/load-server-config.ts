@@ -133,7 +133,10 @@ function parseValue(field: Field, raw: unknown, source: string, text = false): u
     }
     case 'enum': {
       if (typeof raw === 'string' && field.values.includes(raw)) return raw;
-      throw new ConfigError(`${name}: expected one of ${field.values.join(', ')}, got ${got}`);
+      const { booleans } = field;
+      if (booleans && (raw === true || (text && raw === 'true'))) return booleans.true;
+      if (booleans && (raw === false || (text && raw === 'false'))) return booleans.false;
+      throw new ConfigError(`${name}: expected one of ${field.values.join(', ')}${booleans ? ' (or true, false)' : ''}, got ${got}`);
     }
     case 'string': {
       if (raw === null && field.default === undefined) return undefined;

@@ -11,6 +11,9 @@ import { DEVICES, type Device } from '../infer/devices.js';
 export const ADMIN_ROUTE_MODES = ['loopback', 'any', 'off'] as const;
 export type AdminRouteMode = (typeof ADMIN_ROUTE_MODES)[number];
 export const EXECUTORS = ['worker', 'inline'] as const;
+/** Micro-batching: auto (on for GPU providers, off on CPU: ../infer/session-plan.ts), on, off. */
+export const BATCHING_MODES = ['auto', 'on', 'off'] as const;
+export type BatchingMode = (typeof BATCHING_MODES)[number];
 /** API keys: auto (required when the server listens beyond loopback), on, off. */
 export const AUTH_MODES = ['auto', 'on', 'off'] as const;
 export type AuthMode = (typeof AUTH_MODES)[number];
@@ -74,8 +77,8 @@ export interface LimitsSection {
 
 /** How one model's requests are queued, gathered into batches and run. */
 export interface SchedulerSettings {
-  /** Gather concurrent requests into one run (only where the graph's batch dimension is dynamic). */
-  batching: boolean;
+  /** Gather concurrent requests into one run (only where the graph's batch dimension is dynamic); auto: on a GPU, not on CPU. */
+  batching: BatchingMode;
   maxBatch: number;
   /** How long the first request of a batch may wait for others while a runner is idle. */
   maxDelayMs: number;
@@ -113,7 +116,7 @@ interface FieldBase {
 export type Field =
   | (FieldBase & { kind: 'int'; default: number; min: number; max: number })
   | (FieldBase & { kind: 'bool'; default: boolean })
-  | (FieldBase & { kind: 'enum'; default: string; values: readonly string[] })
+  | (FieldBase & { kind: 'enum'; default: string; values: readonly string[]; /** The values true and false stand for, where a switch became an enum. */ booleans?: { true: string; false: string } })
   | (FieldBase & { kind: 'string'; default: string | undefined });
 
 const MiB = 1024 * 1024;
@@ -147,7 +150,7 @@ export const FIELDS: readonly Field[] = [
   { section: 'limits', key: 'max_queued_decodes', prop: 'maxQueuedDecodes', kind: 'int', default: 256, min: 0, max: 100_000, doc: 'images waiting for a decode worker before 503 OVERLOADED' },
   { section: 'limits', key: 'max_in_flight_requests', prop: 'maxInFlightRequests', kind: 'int', default: 256, min: 1, max: 100_000, doc: 'prediction requests in the server at once before 503 OVERLOADED (checked before the body is read)' },
   { section: 'limits', key: 'max_tensor_body_bytes', prop: 'maxTensorBodyBytes', kind: 'int', default: 32 * MiB, min: 1024, max: 1024 * MiB, doc: 'largest KServe v2 inference request (POST /v2/models/{name}/infer): raw tensors as JSON text (about 20 bytes a float) or binary data' },
-  { section: 'scheduler', key: 'batching', prop: 'batching', kind: 'bool', default: true, doc: "gather concurrent requests into one onnxruntime run (only where the graph's batch dimension is dynamic)" },
+  { section: 'scheduler', key: 'batching', prop: 'batching', kind: 'enum', default: 'auto', values: BATCHING_MODES, booleans: { true: 'on', false: 'off' }, doc: "gather concurrent requests into one onnxruntime run (only where the graph's batch dimension is dynamic): auto is on where a GPU provider runs the model and off on CPU, where batches ran no faster than single images and made the event loop's stalls longer; on (true) or off (false) to choose" },
   { section: 'scheduler', key: 'max_batch', prop: 'maxBatch', kind: 'int', default: 16, min: 1, max: 4096, doc: 'most images in one run' },
   { section: 'scheduler', key: 'max_delay_ms', prop: 'maxDelayMs', kind: 'int', default: 0, min: 0, max: 10_000, doc: 'how long a lone request waits for batch-mates while a runner is idle; under load batches form from the queue anyway' },
   { section: 'scheduler', key: 'max_queue', prop: 'maxQueue', kind: 'int', default: 128, min: 1, max: 100_000, doc: 'images waiting for inference per model before 503 OVERLOADED' },

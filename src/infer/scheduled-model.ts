@@ -22,6 +22,7 @@ import { InputSlots } from './input-slots.js';
 import { DEFAULT_TOP_K } from './model-session.js';
 import { embeddingsOf, predictionsOf, type Prediction } from './postprocess.js';
 import { imageToTensor, inputSize, preprocessPixels, type RgbImage } from './preprocess.js';
+import { planBatching } from './session-plan.js';
 import { SchedulerError } from './scheduler-error.js';
 
 export type ModelState = 'loading' | 'ready' | 'failed' | 'unloading' | 'unloaded';
@@ -99,11 +100,11 @@ export class ScheduledModel {
     return inputSize(this.manifest.input);
   }
   /**
-   * Most items one run gathers: settings.maxBatch where batching is on and the graph's batch
-   * dimension allows it, else 1.
+   * Most items one run gathers: settings.maxBatch where batching is on (auto: for the provider
+   * that runs the model, ./session-plan.ts) and the graph's batch dimension allows it, else 1.
    */
   get maxBatch(): number {
-    if (!this.settings.batching || !this.executor) return 1;
+    if (!this.executor || !planBatching(this.settings.batching, this.executor.provider)) return 1;
     return Math.max(1, Math.min(this.settings.maxBatch, this.executor.maxBatch));
   }
 

@@ -26,7 +26,7 @@ export interface InferenceWorkerData {
   nice: number;
 }
 
-/** A run's items are posted as they are: views of shared memory are shared, others copied. */
+/** A run's items: views of shared memory (input slots) are shared, others copied and transferred. */
 export type WorkerRequest = { type: 'run'; id: number; items: readonly Float32Array[] } | { type: 'release' };
 
 export type WorkerReply =
@@ -133,7 +133,17 @@ export class WorkerExecutor implements InferenceExecutor {
     return new Promise<Float32Array[]>((resolve, reject) => {
       target.pending.set(id, { resolve, reject });
       target.worker.ref();
-      target.worker.postMessage({ type: 'run', id, items } satisfies WorkerRequest);
+      // A view of shared memory is shared as it is. Any other item is copied on its own and
+      // transferred: posted as a view, it would carry its whole buffer (a large request's
+      // tensor, split into items, would be copied once per batch).
+      const transfer: ArrayBuffer[] = [];
+      const posted = items.map((item) => {
+        if (item.buffer instanceof SharedArrayBuffer) return item;
+        const own = item.slice();
+        transfer.push(own.buffer);
+        return own;
+      });
+      target.worker.postMessage({ type: 'run', id, items: posted } satisfies WorkerRequest, transfer);
     });
   }
 

@@ -48,7 +48,7 @@ describe('loadServerConfig', () => {
     assert.equal(config.server.quiet, true);
     assert.equal(config.limits.maxPixels, 2000);
     assert.equal(config.limits.maxFaces, 4);
-    assert.equal(config.scheduler.batching, false);
+    assert.equal(config.scheduler.batching, 'off', 'false stands for off');
     assert.deepEqual(schedulerSettingsFor(config, 'big'), { ...config.scheduler, maxBatch: 2, workers: 3, executor: 'inline' });
     assert.deepEqual(schedulerSettingsFor(config, 'other'), config.scheduler);
     // $PROTOSERVE_CONFIG names the file when --config does not.
@@ -57,6 +57,15 @@ describe('loadServerConfig', () => {
     const json = configToJson(config) as { limits: Record<string, unknown>; models: Record<string, Record<string, unknown>> };
     assert.equal(json.limits.max_pixels, 2000);
     assert.deepEqual(json.models.big, { executor: 'inline', max_batch: 2, workers: 3 });
+  });
+
+  test('scheduler.batching is auto by default and takes on, off, or the booleans it used to be', async () => {
+    assert.equal((await loadServerConfig({ env: {} })).scheduler.batching, 'auto');
+    const config = await loadServerConfig({ file: await file({ scheduler: { batching: true }, models: { big: { batching: 'off' } } }), env: {} });
+    assert.equal(config.scheduler.batching, 'on');
+    assert.equal(schedulerSettingsFor(config, 'big').batching, 'off');
+    assert.equal((await loadServerConfig({ env: { PROTOSERVE_SCHEDULER_BATCHING: 'auto' } })).scheduler.batching, 'auto');
+    assert.equal((configToJson(config) as { scheduler: Record<string, unknown> }).scheduler.batching, 'on');
   });
 
   const bad: Array<[string, () => Promise<unknown>, RegExp]> = [
@@ -69,6 +78,7 @@ describe('loadServerConfig', () => {
     ['a bad per-model key', async () => loadServerConfig({ file: await file({ models: { big: { max_pixels: 5 } } }), env: {} }), /^models\.big\.max_pixels .*unknown key; expected one of batching, max_batch/],
     ['a bad per-model value', async () => loadServerConfig({ file: await file({ models: { big: { executor: 'gpu' } } }), env: {} }), /^models\.big\.executor .*expected one of worker, inline, got "gpu"/],
     ['a bad enum', () => loadServerConfig({ env: { PROTOSERVE_SERVER_ADMIN_ROUTES: 'everyone' } }), /server\.admin_routes .*expected one of loopback, any, off/],
+    ['a bad batching mode', async () => loadServerConfig({ file: await file({ scheduler: { batching: 'sometimes' } }), env: {} }), /^scheduler\.batching .*expected one of auto, on, off \(or true, false\), got "sometimes"/],
     ['a bad boolean', () => loadServerConfig({ env: { PROTOSERVE_SERVER_QUIET: 'maybe' } }), /server\.quiet .*expected true or false/],
     ['invalid JSON', async () => loadServerConfig({ file: await file('{"limits": '), env: {} }), /is not valid JSON/],
     ['a missing file', () => loadServerConfig({ file: join(dir, 'nope.json'), env: {} }), /Cannot read config file .*nope\.json: no such file/],

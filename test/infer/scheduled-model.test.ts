@@ -52,7 +52,7 @@ describe('ScheduledModel', () => {
       test('concurrent requests are batched; each gets what a bare unbatched session.run gives, in order', async () => {
         const artifact = artifacts.get('mean-logits')!;
         const bare = await ModelSession.create(artifact, { device: 'cpu' });
-        const model = new ScheduledModel(artifact.manifest, settings({ maxBatch: 8 }));
+        const model = new ScheduledModel(artifact.manifest, settings({ batching: 'on', maxBatch: 8 }));
         model.attach(await executor(kind, artifact, 2));
         await model.warmup();
         assert.equal(model.state, 'ready');
@@ -83,7 +83,7 @@ describe('ScheduledModel', () => {
 
       test('encoded images are decoded into shared input slots and run from there; slots are reused, and freed on every failure', async () => {
         const artifact = artifacts.get('mean-logits')!;
-        const model = new ScheduledModel(artifact.manifest, settings({ maxBatch: 8 }));
+        const model = new ScheduledModel(artifact.manifest, settings({ batching: 'on', maxBatch: 8 }));
         model.attach(await executor(kind, artifact, 2));
         await model.warmup();
         const decoders = new DecodePool({ concurrency: 2, maxQueued: 64 });
@@ -121,7 +121,7 @@ describe('ScheduledModel', () => {
 
       test('an input that makes onnxruntime fail fails alone; its batch-mates get their rows', async () => {
         const artifact = artifacts.get('lookup')!;
-        const ok = new ScheduledModel(artifact.manifest, settings({ maxBatch: 4, maxDelayMs: 1000 }));
+        const ok = new ScheduledModel(artifact.manifest, settings({ batching: 'on', maxBatch: 4, maxDelayMs: 1000 }));
         ok.attach(await executor(kind, artifact));
         await ok.warmup();
         assert.equal(ok.state, 'ready');
@@ -167,16 +167,17 @@ describe('ScheduledModel', () => {
     }
   });
 
-  test('batching is off where the settings say so, or where the graph has a fixed batch of 1', async () => {
+  test('batching: auto batches on a GPU provider but not on CPU; off, or a graph with a fixed batch of 1, never batches', async () => {
     const artifact = artifacts.get('mean-logits')!;
-    const off = new ScheduledModel(artifact.manifest, settings({ batching: false }));
-    off.attach({ ...(await executor('inline', artifact)), maxBatch: Infinity } as InferenceExecutor);
-    assert.equal(off.maxBatch, 1);
-    const fixed = new ScheduledModel(artifact.manifest, settings({ maxBatch: 16 }));
-    fixed.attach({ kind: 'inline', slots: 1, maxBatch: 1 } as InferenceExecutor);
-    assert.equal(fixed.maxBatch, 1);
-    const dynamic = new ScheduledModel(artifact.manifest, settings({ maxBatch: 16 }));
-    dynamic.attach({ kind: 'inline', slots: 1, maxBatch: Infinity } as InferenceExecutor);
-    assert.equal(dynamic.maxBatch, 16);
+    const on = (batching: SchedulerSettings['batching'], provider: string, graphMax = Infinity) => {
+      const model = new ScheduledModel(artifact.manifest, settings({ batching, maxBatch: 16 }));
+      model.attach({ kind: 'inline', slots: 1, provider, maxBatch: graphMax } as InferenceExecutor);
+      return model.maxBatch;
+    };
+    assert.deepEqual(
+      [on('auto', 'cpu'), on('auto', 'cuda'), on('auto', 'webgpu'), on('on', 'cpu'), on('off', 'cuda'), on('on', 'cuda', 1), on('on', 'cpu', 4)],
+      [1, 16, 16, 16, 1, 1, 4],
+    );
+    assert.equal(settings().batching, 'auto', 'the default');
   });
 });

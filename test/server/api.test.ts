@@ -111,8 +111,8 @@ describe('HTTP API', () => {
       const byName = Object.fromEntries(res.body.models.map((m: { name: string }) => [m.name, m]));
       assert.deepEqual(Object.keys(byName), ['color-embedder', 'mean-logits', 'mean-probs']);
       const { scheduler, ...described } = byName['mean-probs'];
-      // Sessions given by the caller run on the main thread, batched per the scheduler defaults.
-      assert.deepEqual({ executor: scheduler.executor, max_batch: scheduler.max_batch, max_queue: scheduler.max_queue }, { executor: 'inline', max_batch: 16, max_queue: 128 });
+      // Sessions given by the caller run on the main thread, per the scheduler defaults: batching auto, so none on CPU.
+      assert.deepEqual({ executor: scheduler.executor, max_batch: scheduler.max_batch, max_queue: scheduler.max_queue }, { executor: 'inline', max_batch: 1, max_queue: 128 });
       assert.ok(scheduler.items >= 1 && scheduler.batches >= 1, JSON.stringify(scheduler));
       assert.deepEqual(described, {
         name: 'mean-probs',
