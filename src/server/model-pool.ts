@@ -256,7 +256,7 @@ export class ModelPool {
     this.broken.delete(artifact.dir);
     model.attach(executor);
     const where = executor.kind === 'worker' ? `${executor.slots} worker thread${executor.slots === 1 ? '' : 's'}` : 'the main thread';
-    this.source.log?.(`model ${manifest.name} ${manifest.version} (${manifest.task}, ${basename(artifact.dir)}/) runs on ${describeProvider(executor)}, ${where}, batches of up to ${model.maxBatch}`);
+    this.source.log?.(`model ${manifest.name} ${manifest.version} (${manifest.task}, ${basename(artifact.dir)}/) runs on ${describeProvider(executor)}, ${where}, ${model.maxBatch > 1 ? `batches of up to ${model.maxBatch}` : 'one image per run'}`);
     return entry;
   }
 

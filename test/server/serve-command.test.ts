@@ -32,11 +32,11 @@ describe('startServer', () => {
     const running = await startServer({ modelsDir, port: 0, host: '127.0.0.1', device: 'cpu', quiet: true, log: (l) => logs.push(l), logError: (l) => errors.push(l) });
     try {
       assert.match(running.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-      // Sessions are auto by default: one per core (up to the cap) on CPU.
+      // Sessions are auto by default: one per core (up to the cap) on CPU; batching auto: none on CPU.
       const sessions = planSessions({ workers: 0, intraOpThreads: 0 }, 'cpu').sessions;
       const threads = `${sessions} worker thread${sessions === 1 ? '' : 's'}`;
-      assert.ok(logs.includes(`model mean-probs 1.0.0 (classifier, mean-probs/) runs on cpu, ${threads}, batches of up to 16`), logs.join('\n'));
-      assert.ok(logs.includes(`model color-embedder 2 (embedder, color-embedder/) runs on cpu, ${threads}, batches of up to 16`));
+      assert.ok(logs.includes(`model mean-probs 1.0.0 (classifier, mean-probs/) runs on cpu, ${threads}, one image per run`), logs.join('\n'));
+      assert.ok(logs.includes(`model color-embedder 2 (embedder, color-embedder/) runs on cpu, ${threads}, one image per run`));
       assert.ok(errors.some((l) => l.includes('broken') && l.includes('MANIFEST_INVALID')), errors.join('\n'));
       assert.equal((await request(running.url).get('/v2/health/live')).status, 200);
       await running.ready;
