@@ -99,8 +99,8 @@ const RAW_CONFIGS: RawConfig[] = [
   ...(CORES > 1 ? [{ sessions: CORES, threads: 1 }] : []),
 ];
 
-/** Images/s of bare sessions running in worker threads, all started at once. */
-async function rawOrt(config: RawConfig, batch: number): Promise<number> {
+/** Images/s of bare sessions running in worker threads, all started at once, and the CPU ms each image took. */
+async function rawOrt(config: RawConfig, batch: number): Promise<{ ips: number; cpuMsPerImage: number }> {
   const { input } = iresnet.manifest;
   const workers = Array.from({ length: config.sessions }, () =>
     startWorker(import.meta.url, './raw-ort-worker', {
@@ -113,10 +113,13 @@ async function rawOrt(config: RawConfig, batch: number): Promise<number> {
   });
   await Promise.all(workers.map(next));
   const done = workers.map(next);
+  const cpu0 = process.cpuUsage();
   for (const w of workers) w.postMessage('go');
   const results = await Promise.all(done);
+  const cpu = process.cpuUsage(cpu0);
   await Promise.all(workers.map((w) => w.terminate()));
-  return results.reduce((a, r) => a + r.images, 0) / Math.max(...results.map((r) => r.seconds));
+  const images = results.reduce((a, r) => a + r.images, 0);
+  return { ips: images / Math.max(...results.map((r) => r.seconds)), cpuMsPerImage: (cpu.user + cpu.system) / 1000 / images };
 }
 
 function multipart(bytes: Buffer, field: string, filename: string, type: string): { body: Buffer; contentType: string } {
@@ -138,6 +141,8 @@ interface HttpFigures {
   liveRequests: number;
   /** Cores busy during the measurement: the server process, and this process (the clients). */
   cores: { server: number; client: number };
+  /** CPU ms the server process spent per request (all its threads). */
+  serverCpuMsPerRequest: number;
 }
 
 /** CPU seconds a process has used so far (all its threads; Linux's /proc). */
@@ -174,9 +179,10 @@ async function http(base: string, pid: number, path: string, image: Buffer, type
   const r = await measured;
   const seconds = (last - t0) / 1000;
   const client = process.cpuUsage(client0);
-  const cores = { server: (processCpu(pid) - server0) / seconds, client: (client.user + client.system) / 1e6 / seconds };
+  const serverCpu = processCpu(pid) - server0;
+  const cores = { server: serverCpu / seconds, client: (client.user + client.system) / 1e6 / seconds };
   const l = await live.stop();
-  return { rps: r.requests.total / seconds, non2xx: r.non2xx, errors: r.errors, liveP99: l.p99, liveP50: l.p50, liveRequests: l.n, cores };
+  return { rps: r.requests.total / seconds, non2xx: r.non2xx, errors: r.errors, liveP99: l.p99, liveP50: l.p50, liveRequests: l.n, cores, serverCpuMsPerRequest: (serverCpu * 1000) / r.requests.total };
 }
 
 interface ProbeResult {
@@ -298,7 +304,7 @@ async function overhead(requests: number): Promise<Record<string, number>> {
 
 /** Where the cores went during a measurement. */
 function busy(f: HttpFigures): string {
-  return `cores busy: server ${f.cores.server.toFixed(2)}, clients ${f.cores.client.toFixed(2)}`;
+  return `cores busy: server ${f.cores.server.toFixed(2)}, clients ${f.cores.client.toFixed(2)}; server CPU ${f.serverCpuMsPerRequest.toFixed(1)} ms per request`;
 }
 
 function median(xs: number[]): number {
@@ -314,16 +320,17 @@ if (!values['skip-python'] && !havePython) console.log(`(no ${values.python}: th
 
 for (let rep = 1; rep <= REPEATS; rep++) {
   console.log(`\n--- repeat ${rep}/${REPEATS} (load average ${load()})`);
-  let best = { ips: 0, config: RAW_CONFIGS[0], batch: 1 };
+  let best = { ips: 0, cpuMsPerImage: NaN, config: RAW_CONFIGS[0], batch: 1 };
   for (const batch of [1, 16]) {
     for (const config of RAW_CONFIGS) {
-      const ips = await rawOrt(config, batch);
+      const { ips, cpuMsPerImage } = await rawOrt(config, batch);
       note(`raw b${batch} ${config.sessions}x${config.threads}t`, ips);
-      console.log(`bare onnxruntime, batch ${batch}, ${config.sessions} session(s) x ${config.threads || "onnxruntime's default"} thread(s): ${ips.toFixed(1)} images/s`);
-      if (ips > best.ips) best = { ips, config, batch };
+      console.log(`bare onnxruntime, batch ${batch}, ${config.sessions} session(s) x ${config.threads || "onnxruntime's default"} thread(s): ${ips.toFixed(1)} images/s, CPU ${cpuMsPerImage.toFixed(1)} ms per image`);
+      if (ips > best.ips) best = { ips, cpuMsPerImage, config, batch };
     }
   }
   note('raw best', best.ips);
+  note('raw best cpu', best.cpuMsPerImage);
   console.log(`best bare configuration: batch ${best.batch}, ${best.config.sessions} session(s) x ${best.config.threads} thread(s)`);
 
   const tuned = { models: { [IRESNET]: { workers: best.config.sessions, intra_op_threads: best.config.threads } } };
@@ -341,6 +348,7 @@ for (let rep = 1; rep <= REPEATS; rep++) {
       const f = await http(server.url, server.pid, `/v1/models/${IRESNET}/embed`, face, 'image/jpeg', CLIENTS, REQUESTS);
       note(`${name} rps`, f.rps);
       note(`${name} live p99`, f.liveP99);
+      note(`${name} cpu`, f.serverCpuMsPerRequest);
       console.log(`${name}: ${f.rps.toFixed(1)} requests/s (${f.non2xx} non-2xx, ${f.errors} errors); /v2/health/live p50 ${f.liveP50.toFixed(1)} ms, p99 ${f.liveP99.toFixed(1)} ms over ${f.liveRequests} requests; ${busy(f)}`);
     } finally {
       await server.stop();
@@ -352,6 +360,7 @@ for (let rep = 1; rep <= REPEATS; rep++) {
       const f = await http(server.url, server.pid, '/embed', face, 'image/jpeg', CLIENTS, REQUESTS);
       note('python rps', f.rps);
       note('python live p99', f.liveP99);
+      note('python cpu', f.serverCpuMsPerRequest);
       console.log(`python reference (FastAPI + onnxruntime + Pillow): ${f.rps.toFixed(1)} requests/s (${f.non2xx} non-2xx, ${f.errors} errors); /v2/health/live p50 ${f.liveP50.toFixed(1)} ms, p99 ${f.liveP99.toFixed(1)} ms over ${f.liveRequests} requests; ${busy(f)}`);
     } finally {
       await server.stop();
@@ -380,6 +389,9 @@ console.log(`\n=== summary over ${REPEATS} repeats (ranges min-max), load averag
 console.log(`1. protoserve / best bare onnxruntime (IResNet-50, ${CLIENTS} clients):       ${range(ratio('protoserve rps', 'raw best'))}x  (goal >= 0.9)`);
 console.log(`   protoserve ${range(figures['protoserve rps'], 1)} req/s; bare best ${range(figures['raw best'], 1)} img/s`);
 console.log(`   protoserve with its default configuration / best bare onnxruntime:     ${range(ratio('protoserve defaults rps', 'raw best'))}x`);
+// What each image costs in CPU, all threads: the difference is what HTTP, decoding and routing
+// add to inference (on a machine where inference keeps every core busy, throughput is cores over it).
+console.log(`   CPU ms per image: bare best ${range(figures['raw best cpu'], 1)}; protoserve ${range(figures['protoserve cpu'], 1)}, with its defaults ${range(figures['protoserve defaults cpu'], 1)}${havePython ? `; Python ${range(figures['python cpu'], 1)}` : ''}`);
 if (havePython) {
   console.log(`2. protoserve / Python reference (FastAPI+onnxruntime+Pillow):           ${range(ratio('protoserve rps', 'python rps'))}x  (goal >= 1.2); with protoserve's defaults ${range(ratio('protoserve defaults rps', 'python rps'))}x`);
   console.log(`   Python ${range(figures['python rps'], 1)} req/s, its /v2/health/live p99 ${range(figures['python live p99'], 0)} ms`);
